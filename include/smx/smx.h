@@ -1,0 +1,11 @@
+// Umbrella header: everything a user of smx needs.
+#pragma once
+
+#include "smx/dtype.h"
+#include "smx/errors.h"
+#include "smx/half.h"
+#include "smx/nn.h"
+#include "smx/size.h"
+#include "smx/softmax.h"
+#include "smx/tensor.h"
+#include "smx/version.h"

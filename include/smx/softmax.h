@@ -1,0 +1,41 @@
+// The softmax family with PyTorch's semantics: torch.softmax / log_softmax / nn.functional.softmin,
+// their `out=` forms, and the backward passes of torch._softmax_backward_data and
+// torch._log_softmax_backward_data.
+//
+// dim: wrapped like PyTorch (negative counts from the end; 0-d accepts -1 and 0); std::nullopt
+//      applies PyTorch's implicit rule (0 for 0-, 1- and 3-D input, else 1) and prints its
+//      deprecation warning once per process and op on stderr.
+// dtype: if given, the input is cast to it before the op (so integer input can be used).
+// Errors: smx::IndexError for a dim out of range, smx::RuntimeError for non-floating input.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "smx/tensor.h"
+
+namespace smx {
+
+Tensor softmax(const Tensor& x, std::optional<std::int64_t> dim = std::nullopt,
+               std::optional<Dtype> dtype = std::nullopt);
+Tensor log_softmax(const Tensor& x, std::optional<std::int64_t> dim = std::nullopt,
+                   std::optional<Dtype> dtype = std::nullopt);
+// softmax(-x): the negation is fused into the kernel, no negated copy is made.
+Tensor softmin(const Tensor& x, std::optional<std::int64_t> dim = std::nullopt,
+               std::optional<Dtype> dtype = std::nullopt);
+
+// Write the result into `out`, which must be defined, have x's shape and a floating dtype equal
+// to x's (any strides; it may be x itself for an in-place op).
+void softmax_out(Tensor& out, const Tensor& x, std::int64_t dim);
+void log_softmax_out(Tensor& out, const Tensor& x, std::int64_t dim);
+void softmin_out(Tensor& out, const Tensor& x, std::int64_t dim);
+
+// Given y = softmax(x, dim) and dL/dy, returns dL/dx = y * (g - sum(g * y, dim)).
+Tensor softmax_backward(const Tensor& grad_output, const Tensor& output, std::int64_t dim);
+// Given y = log_softmax(x, dim) and dL/dy, returns dL/dx = g - exp(y) * sum(g, dim).
+Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, std::int64_t dim);
+
+// The dim PyTorch picks when none is given (no warning printed).
+std::int64_t implicit_softmax_dim(std::int64_t ndim);
+
+}  // namespace smx

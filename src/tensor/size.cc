@@ -1,0 +1,24 @@
+#include "smx/size.h"
+
+#include <ostream>
+
+namespace smx {
+
+std::int64_t Size::numel() const {
+  std::int64_t n = 1;
+  for (auto d : dims_) n *= d;
+  return n;
+}
+
+std::string Size::str() const {
+  std::string s = "torch.Size([";
+  for (std::size_t i = 0; i < dims_.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(dims_[i]);
+  }
+  return s + "])";
+}
+
+std::ostream& operator<<(std::ostream& os, const Size& size) { return os << size.str(); }
+
+}  // namespace smx

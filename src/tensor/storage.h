@@ -1,0 +1,19 @@
+// Byte storage shared by a tensor and its views. Owns its buffer, or borrows caller memory.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace smx::detail {
+
+struct Storage {
+  std::shared_ptr<void> data;  // deleter frees owned memory; a no-op for borrowed memory
+  std::size_t nbytes = 0;
+};
+
+// A new zero-initialised, 64-byte aligned buffer of `nbytes` bytes.
+std::shared_ptr<Storage> allocate_storage(std::size_t nbytes);
+// Wraps memory the caller keeps alive.
+std::shared_ptr<Storage> borrow_storage(void* data, std::size_t nbytes);
+
+}  // namespace smx::detail
