@@ -1,29 +1,32 @@
 # The entry points. Each installs the Debian packages it needs, builds, and runs.
 #   make run    - the seed's worked example (what PyTorch prints, byte for byte)
-#   make test   - every test: g++ Release build, then clang ASan+UBSan build
+#   make test   - every test: g++ Release build, then clang ASan+UBSan build, then the fuzzers
 #   make install PREFIX=/usr/local
 .SILENT:
 .PHONY: run test install clean
 
 PREFIX ?= /usr/local
+FUZZ_SECONDS ?= 60
 CTEST := ctest --output-on-failure --timeout 900 -j $(shell nproc)
 
 run:
-	scripts/install-deps.sh core
+	scripts/install-deps.sh core cli
 	scripts/build.sh release seed_example
 	build/release/seed_example
 
 test:
-	scripts/install-deps.sh core sanitize
+	scripts/install-deps.sh core cli sanitize python torch
 	scripts/build.sh release
 	echo "== tests: g++ Release =="
 	cd build/release && $(CTEST)
 	scripts/build.sh sanitize
 	echo "== tests: clang 14, AddressSanitizer + UndefinedBehaviorSanitizer =="
 	cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
+	echo "== fuzzing the .npy reader and the literal parser =="
+	scripts/run-fuzzers.sh $(FUZZ_SECONDS)
 
 install:
-	scripts/install-deps.sh core
+	scripts/install-deps.sh core cli
 	scripts/build.sh release
 	cmake --install build/release --prefix $(PREFIX)
 

@@ -12,7 +12,7 @@ log=build/logs/$flavour.log
 case $flavour in
   release) args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DSMX_WERROR=ON) ;;
   sanitize) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DSMX_WERROR=ON
-                  -DSMX_SANITIZE=address,undefined) ;;
+                  -DSMX_SANITIZE=address,undefined -DSMX_BUILD_FUZZERS=ON) ;;
   *) echo "build.sh: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
 targets=()

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -140,14 +141,18 @@ Tensor parse_npy(std::string_view bytes, const std::string& source) {
   }
   const ElementFormat format = parse_descr(header.descr, source);
 
-  // Element count, checked for overflow before anything is allocated.
+  // Element count, checked for overflow before anything is allocated. Zero-size dims are
+  // counted as 1 here too, since strides are computed that way and must fit in int64.
   std::uint64_t count = 1;
+  std::uint64_t stride_span = 1;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   for (std::int64_t d : header.shape) {
-    const auto ud = static_cast<std::uint64_t>(d);
-    if (ud != 0 && count > std::numeric_limits<std::uint64_t>::max() / ud / format.size) {
+    const auto ud = static_cast<std::uint64_t>(std::max<std::int64_t>(d, 1));
+    if (stride_span > kMax / ud / format.size) {
       fail(source, "shape overflows: its element count does not fit in 64 bits");
     }
-    count *= ud;
+    stride_span *= ud;
+    count *= static_cast<std::uint64_t>(d);
   }
   const std::uint64_t need = count * format.size;
   const std::uint64_t have = bytes.size() - data_start;

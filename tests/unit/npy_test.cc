@@ -102,6 +102,9 @@ TEST(Npy, RejectsBadInputWithClearMessages) {
   EXPECT_NE(error_of(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16)}", ""))
                 .find("overflows"),
             std::string::npos);
+  EXPECT_NE(error_of(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296)}", ""))
+                .find("overflows"),
+            std::string::npos);
   // A claim of 10^18 elements is refused from the file size alone.
   EXPECT_NE(error_of(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000000000,)}", ""))
                 .find("truncated data"),

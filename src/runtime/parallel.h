@@ -1,0 +1,15 @@
+// A small fork-join pool: parallel_for splits [0, n) into contiguous chunks, one per thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace smx::detail {
+
+// Calls fn(begin, end) over a partition of [0, n) into at most `max_chunks` contiguous chunks
+// (and at most get_num_threads()), on the calling thread plus pool workers; returns when all
+// are done. Runs inline when one chunk suffices. The first exception thrown is rethrown here.
+void parallel_for(std::int64_t n, std::int64_t max_chunks,
+                  const std::function<void(std::int64_t begin, std::int64_t end)>& fn);
+
+}  // namespace smx::detail

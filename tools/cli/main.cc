@@ -1,0 +1,181 @@
+// The `smx` command: the softmax family on .npy files, literals and stdin.
+//
+// Exit codes: 0 success, 1 bad data (the message names the source and the problem), 2 usage.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "cli_input.h"
+#include "seed_demo.h"
+#include "io/npy.h"
+#include "smx/smx.h"
+
+namespace {
+
+constexpr int kExitData = 1;
+constexpr int kExitUsage = 2;
+
+const char* kDtypeHelp =
+    "float32, float64, float16 or bfloat16: the dtype= of the op (the input is cast first); "
+    "also the element type of a literal INPUT (default float32)";
+const char* kInputHelp =
+    "a .npy file, a literal such as '[[1,2],[4,3],[5,5]]', or - for stdin (.npy bytes or a "
+    "literal); default -";
+const char* kOutHelp =
+    "write the result to this .npy file (atomically: a failure leaves no file and never touches "
+    "an existing one); bfloat16 results are written as float32. Without it, the result is "
+    "printed as PyTorch prints it";
+
+struct ForwardArgs {
+  std::optional<std::int64_t> dim;
+  std::string dtype;
+  int threads = 0;
+  std::string input = "-";
+  std::string out;
+};
+
+struct BackwardArgs {
+  std::string op;
+  std::int64_t dim = 0;
+  std::string grad, output, out;
+  int threads = 0;
+};
+
+CLI::Validator dtype_validator() {
+  return CLI::IsMember({"float32", "float64", "float16", "bfloat16"});
+}
+
+std::optional<smx::Dtype> dtype_of(const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  return smx::parse_dtype(name);
+}
+
+void emit(const smx::Tensor& result, const std::string& out) {
+  if (out.empty()) {
+    std::cout << result << "\n";
+  } else {
+    smx::io::save_npy_atomic(out, result);
+  }
+}
+
+void add_forward(CLI::App& app, const std::string& name, const std::string& what, ForwardArgs& args,
+                 std::string& chosen) {
+  CLI::App* sub = app.add_subcommand(name, what);
+  sub->add_option("--dim", args.dim,
+                  "the dim to normalise along (negative counts from the end); without it, "
+                  "PyTorch's implicit rule and its deprecation warning");
+  sub->add_option("--dtype", args.dtype, kDtypeHelp)->check(dtype_validator());
+  sub->add_option("--threads", args.threads, "threads to use (default: SMX_NUM_THREADS or all)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("INPUT", args.input, kInputHelp);
+  sub->add_option("-o,--out", args.out, kOutHelp);
+  sub->callback([&chosen, name] { chosen = name; });
+}
+
+int run_forward(const std::string& op, const ForwardArgs& a) {
+  if (a.threads > 0) smx::set_num_threads(a.threads);
+  const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
+  const smx::Tensor x = smx::cli::read_input(a.input, dtype);
+  smx::Tensor y;
+  if (op == "softmax") y = smx::softmax(x, a.dim, dtype);
+  else if (op == "log_softmax") y = smx::log_softmax(x, a.dim, dtype);
+  else y = smx::softmin(x, a.dim, dtype);
+  emit(y, a.out);
+  return 0;
+}
+
+int run_backward(const BackwardArgs& a) {
+  if (a.threads > 0) smx::set_num_threads(a.threads);
+  const smx::Tensor g = smx::cli::read_input(a.grad, std::nullopt);
+  const smx::Tensor y = smx::cli::read_input(a.output, std::nullopt);
+  const smx::Tensor dx = a.op == "softmax" ? smx::softmax_backward(g, y, a.dim)
+                                           : smx::log_softmax_backward(g, y, a.dim);
+  emit(dx, a.out);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"smx: PyTorch's softmax family (softmax, log_softmax, softmin and their backward "
+               "passes) on .npy files, literals and stdin, with PyTorch's semantics and printing.",
+               "smx"};
+  app.set_version_flag("--version", std::string("smx ") + smx::version());
+  app.require_subcommand(1);
+  app.footer("Examples:\n"
+             "  smx softmax --dim 0 '[[1,2],[4,3],[5,5]]'\n"
+             "  smx log_softmax --dim -1 logits.npy -o logp.npy\n"
+             "  python3 -c 'import numpy as np, sys; np.save(sys.stdout.buffer, np.eye(3))' | smx softmax --dim 1 -\n"
+             "Exit status: 0 ok, 1 bad input data, 2 usage error.\n");
+
+  std::string chosen;
+  ForwardArgs fwd[3];
+  const char* ops[3] = {"softmax", "log_softmax", "softmin"};
+  const char* whats[3] = {"softmax(x, dim): exp(x) / sum(exp(x)) along dim",
+                          "log_softmax(x, dim): x - log(sum(exp(x))) along dim",
+                          "softmin(x, dim): softmax(-x, dim)"};
+  for (int i = 0; i < 3; ++i) add_forward(app, ops[i], whats[i], fwd[i], chosen);
+
+  BackwardArgs bwd;
+  CLI::App* backward = app.add_subcommand("backward", "the gradient dL/dx of softmax or log_softmax, "
+                                                      "given dL/dy (--grad) and y (--output)");
+  backward->add_option("--op", bwd.op, "softmax or log_softmax")->required()
+      ->check(CLI::IsMember({"softmax", "log_softmax"}));
+  backward->add_option("--dim", bwd.dim, "the dim the forward op used")->required();
+  backward->add_option("--grad", bwd.grad, "dL/dy: a .npy file (or - for stdin)")->required();
+  backward->add_option("--output", bwd.output, "y, the forward op's output: a .npy file")->required();
+  backward->add_option("-o,--out", bwd.out, kOutHelp);
+  backward->add_option("--threads", bwd.threads, "threads to use")->check(CLI::PositiveNumber);
+  backward->callback([&] { chosen = "backward"; });
+
+  std::string show_dtype, show_input = "-";
+  CLI::App* show = app.add_subcommand("show", "print a tensor as PyTorch prints it");
+  show->add_option("--dtype", show_dtype, "cast to float32, float64, float16 or bfloat16 first")
+      ->check(dtype_validator());
+  show->add_option("INPUT", show_input, kInputHelp);
+  show->callback([&] { chosen = "show"; });
+
+  app.add_subcommand("demo", "the seed's worked example (what `make run` prints)")
+      ->callback([&] { chosen = "demo"; });
+  app.add_subcommand("info", "version, SIMD target in use, threads")->callback([&] { chosen = "info"; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help/version on stdout, errors on stderr
+    return rc == 0 ? 0 : kExitUsage;
+  }
+
+  try {
+    for (int i = 0; i < 3; ++i) {
+      if (chosen == ops[i]) return run_forward(chosen, fwd[i]);
+    }
+    if (chosen == "backward") return run_backward(bwd);
+    if (chosen == "show") {
+      const auto dtype = dtype_of(show_dtype);
+      smx::Tensor x = smx::cli::read_input(show_input, dtype);
+      std::cout << (dtype ? x.to(*dtype) : x) << "\n";
+      return 0;
+    }
+    if (chosen == "demo") {
+      seed_demo(std::cout);
+      return 0;
+    }
+    if (chosen == "info") {
+      std::cout << "smx " << smx::version() << "\n"
+                << "simd: " << smx::simd_target() << "\n"
+                << "threads: " << smx::get_num_threads() << "\n";
+      return 0;
+    }
+  } catch (const smx::Error& e) {
+    // PyTorch's own words for op errors (IndexError for dim, RuntimeError for dtype, ...).
+    std::cerr << "smx: error: " << e.what() << "\n";
+    return kExitData;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "smx: error: out of memory\n";
+    return kExitData;
+  }
+  return kExitUsage;
+}
