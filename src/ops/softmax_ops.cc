@@ -28,11 +28,13 @@ void check_defined(const Tensor& t, const char* what) {
   if (!t.defined()) throw RuntimeError(std::string(what) + " is an undefined tensor");
 }
 
-// PyTorch's dispatch error: softmin runs the softmax kernel, and a 0-d input counts as last-dim.
+// PyTorch's dispatch error names the kernel: softmin runs the softmax kernel, a 0-d input counts
+// as last-dim, and PyTorch's kernel over other dims is named "softmax_kernel_impl" for
+// log_softmax too.
 void check_floating(SoftmaxKind kind, const Tensor& x, std::int64_t dim) {
   if (is_floating(x.dtype())) return;
-  const std::string base = kind == SoftmaxKind::kLogSoftmax ? "log_softmax" : "softmax";
   const bool last = x.dim() == 0 || dim == x.dim() - 1;
+  const std::string base = kind == SoftmaxKind::kLogSoftmax && last ? "log_softmax" : "softmax";
   throw RuntimeError("\"" + base + (last ? "_lastdim" : "") + "_kernel_impl\" not implemented for '" +
                      scalar_type_name(x.dtype()) + "'");
 }

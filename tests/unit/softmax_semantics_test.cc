@@ -53,7 +53,9 @@ TEST(Semantics, IntegerAndBoolInputNeedAFloatingDtype) {
   EXPECT_EQ(error_of<RuntimeError>([&] { softmax(i, 0); }),
             "\"softmax_kernel_impl\" not implemented for 'Long'");
   EXPECT_EQ(error_of<RuntimeError>([&] { log_softmax(i, 0); }),
-            "\"log_softmax_kernel_impl\" not implemented for 'Long'");
+            "\"softmax_kernel_impl\" not implemented for 'Long'");  // sic: PyTorch's name
+  EXPECT_EQ(error_of<RuntimeError>([&] { log_softmax(i, 1); }),
+            "\"log_softmax_lastdim_kernel_impl\" not implemented for 'Long'");
   EXPECT_EQ(error_of<RuntimeError>([&] { softmin(i, -1); }),
             "\"softmax_lastdim_kernel_impl\" not implemented for 'Long'");
   EXPECT_EQ(error_of<RuntimeError>([&] { softmax(scalar_tensor(3, kInt64), 0); }),

@@ -1,0 +1,68 @@
+"""smx: PyTorch's softmax family (torch.softmax, log_softmax, nn.functional.softmin and their
+backward passes) for NumPy arrays and anything that speaks DLPack.
+
+Input: NumPy arrays of any strides (read in place) or objects with ``__dlpack__`` (torch tensors,
+bfloat16 included). Output: a NumPy array for NumPy input (bfloat16 results as float32, since
+NumPy has no bfloat16), else an ``smx.Tensor`` that ``torch.from_dlpack`` accepts.
+Errors are PyTorch's: IndexError for a dim out of range, RuntimeError for non-floating input.
+"""
+import warnings
+
+import numpy as _np
+
+from . import _smx
+from ._smx import Tensor, get_num_threads, set_num_threads, simd_target
+
+__version__ = _smx.__version__
+__all__ = ["softmax", "log_softmax", "softmin", "softmax_backward", "log_softmax_backward", "nn",
+           "Tensor", "set_num_threads", "get_num_threads", "simd_target"]
+
+
+def _dtype_name(dtype):
+    """'float64', np.float64, np.dtype('float64') or torch.float64 -> 'float64' (None stays)."""
+    if dtype is None or isinstance(dtype, str):
+        return dtype
+    text = str(dtype)
+    if text.startswith("torch."):
+        return text
+    try:
+        return _np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"dtype must be a string, a NumPy dtype or a torch dtype, not {dtype!r}") from None
+
+
+def _warn_implicit(name, dim, stacklevel):
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                      "Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel + 1)
+
+
+def softmax(input, dim=None, dtype=None, *, _stacklevel=2):
+    """softmax(x, dim) = exp(x) / sum(exp(x), dim), as torch.softmax."""
+    _warn_implicit("softmax", dim, _stacklevel)
+    return _smx.forward("softmax", input, dim, _dtype_name(dtype))
+
+
+def log_softmax(input, dim=None, dtype=None, *, _stacklevel=2):
+    """log_softmax(x, dim) = x - log(sum(exp(x), dim)), as torch.log_softmax."""
+    _warn_implicit("log_softmax", dim, _stacklevel)
+    return _smx.forward("log_softmax", input, dim, _dtype_name(dtype))
+
+
+def softmin(input, dim=None, dtype=None, *, _stacklevel=2):
+    """softmin(x, dim) = softmax(-x, dim), as torch.nn.functional.softmin."""
+    _warn_implicit("softmin", dim, _stacklevel)
+    return _smx.forward("softmin", input, dim, _dtype_name(dtype))
+
+
+def softmax_backward(grad_output, output, dim):
+    """dL/dx = y * (g - sum(g * y, dim)) for y = softmax(x, dim), as torch._softmax_backward_data."""
+    return _smx.backward("softmax", grad_output, output, dim)
+
+
+def log_softmax_backward(grad_output, output, dim):
+    """dL/dx = g - exp(y) * sum(g, dim) for y = log_softmax(x, dim)."""
+    return _smx.backward("log_softmax", grad_output, output, dim)
+
+
+from . import nn  # noqa: E402  (nn uses the functions above)
