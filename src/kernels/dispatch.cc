@@ -1,8 +1,75 @@
+// Choosing the SIMD target: the best one this CPU supports, unless SMX_ISA names another.
+#include <hwy/targets.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <string>
+
+#include "kernels/simd_kernels.h"
+#include "smx/errors.h"
 #include "smx/simd.h"
+
+namespace smx::detail {
+
+const SimdKernelTable& dispatched_simd_kernels();  // simd_softmax.cc
+std::int64_t compiled_simd_targets();             // simd_softmax.cc
+
+RowStats merge_row_stats(RowStats a, RowStats b) {
+  if (std::isnan(a.max) || std::isnan(b.max)) {
+    return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+  }
+  const double m = std::max(a.max, b.max);
+  // A piece with sum 0 (only -inf) adds nothing; skipping it avoids exp(-inf - -inf) = NaN.
+  auto part = [m](RowStats r) { return r.sum == 0.0 ? 0.0 : r.sum * std::exp(r.max - m); };
+  return {m, part(a) + part(b)};
+}
+
+std::int64_t supported_simd_targets() { return hwy::SupportedTargets() & compiled_simd_targets(); }
+
+namespace {
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Honours SMX_ISA once: disables every target better than the one it names.
+void apply_isa_override() {
+  const char* env = std::getenv("SMX_ISA");
+  if (env == nullptr || *env == '\0') return;
+  const std::string wanted = upper(env);
+  std::string available;
+  const std::int64_t supported = supported_simd_targets();
+  for (std::int64_t bit = 1; bit > 0 && bit <= supported; bit <<= 1) {
+    if (!(supported & bit)) continue;
+    const std::string name = hwy::TargetName(bit);
+    if (upper(name) == wanted) {
+      hwy::DisableTargets(bit - 1);  // better targets have lower bits
+      return;
+    }
+    available += (available.empty() ? "" : ", ") + name;
+  }
+  throw RuntimeError("SMX_ISA=" + std::string(env) + " is not a target this build supports on this CPU (available: " +
+                     available + ")");
+}
+
+}  // namespace
+
+const SimdKernelTable& simd_kernels() {
+  static std::once_flag once;
+  std::call_once(once, apply_isa_override);
+  return dispatched_simd_kernels();
+}
+
+void force_simd_target_for_test(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
+
+}  // namespace smx::detail
 
 namespace smx {
 
-// Only the scalar reference kernels exist so far.
-const char* simd_target() { return "scalar"; }
+const char* simd_target() { return detail::simd_kernels().target; }
 
 }  // namespace smx

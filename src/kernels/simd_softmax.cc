@@ -1,0 +1,536 @@
+// SIMD softmax kernels, compiled once per instruction-set target by Highway's foreach_target.
+// See simd_kernels.h for the contract. Naming follows XNNPACK's spirit: what, passes, how.
+//
+// The math, per row (softmin loads -x instead of x):
+//   stats:  m = max(x); s = sum(exp(x - m))     x - m <= 0, so exp never overflows
+//   write:  softmax y = exp(x - m) * (1 / s);   log_softmax y = (x - m) - log(s)
+// NaN handling: x86's max drops NaN operands, so the max pass tracks NaN separately; hwy::Exp
+// maps NaN to 0, so ExpKeepNaN puts NaN back. A NaN or +inf anywhere, or a row of only -inf,
+// then yields NaN everywhere in the row, as in PyTorch.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd_softmax.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/cache_control.h>
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "kernels/reference_softmax.h"
+#include "kernels/simd_kernels.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace smx::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Elements per block in row_stats: max then sum over a block that stays in L1/L2.
+constexpr std::int64_t kStatsBlock = 8192;
+
+// ---- loading and storing each dtype as a compute vector ----------------------------------------
+
+struct F32Io {
+  using Storage = float;
+  using D = hn::ScalableTag<float>;
+  template <class DV>
+  static hn::Vec<DV> Load(DV d, const Storage* p) { return hn::LoadU(d, p); }
+  template <class DV>
+  static void Store(DV d, hn::Vec<DV> v, Storage* p, bool stream) {
+    if (stream) hn::Stream(v, d, p);
+    else hn::StoreU(v, d, p);
+  }
+  static constexpr bool kCanStream = true;
+};
+
+struct F64Io {
+  using Storage = double;
+  using D = hn::ScalableTag<double>;
+  template <class DV>
+  static hn::Vec<DV> Load(DV d, const Storage* p) { return hn::LoadU(d, p); }
+  template <class DV>
+  static void Store(DV d, hn::Vec<DV> v, Storage* p, bool stream) {
+    if (stream) hn::Stream(v, d, p);
+    else hn::StoreU(v, d, p);
+  }
+  static constexpr bool kCanStream = true;
+};
+
+// IEEE half, converted with integer ops on every target (Highway 1.0's emulated conversions
+// neither round to nearest-even nor keep inf/NaN), matching smx::float_to_half_bits exactly.
+struct F16Io {
+  using Storage = std::uint16_t;
+  using D = hn::ScalableTag<float>;
+  template <class DV>
+  static hn::Vec<DV> Load(DV d, const Storage* p) {
+    const hn::RebindToUnsigned<DV> du;
+    const hn::RebindToSigned<DV> di;
+    const hn::Rebind<std::uint16_t, DV> d16;
+    const auto h = hn::PromoteTo(du, hn::LoadU(d16, p));
+    const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du, 0x8000u)));
+    const auto e = hn::And(hn::ShiftRight<10>(h), hn::Set(du, 0x1fu));
+    const auto m = hn::And(h, hn::Set(du, 0x3ffu));
+    const auto normal = hn::Or(hn::ShiftLeft<23>(hn::Add(e, hn::Set(du, 112u))), hn::ShiftLeft<13>(m));
+    const auto inf_nan = hn::Or(hn::Set(du, 0x7f800000u), hn::ShiftLeft<13>(m));
+    const auto sub = hn::BitCast(du, hn::Mul(hn::ConvertTo(d, hn::BitCast(di, m)), hn::Set(d, 0x1p-24f)));
+    const auto ei = hn::BitCast(di, e);
+    auto bits = hn::IfThenElse(hn::RebindMask(du, hn::Eq(ei, hn::Set(di, 31))), inf_nan, normal);
+    bits = hn::IfThenElse(hn::RebindMask(du, hn::Eq(ei, hn::Zero(di))), sub, bits);
+    return hn::BitCast(d, hn::Or(bits, sign));
+  }
+  template <class DV>
+  static void Store(DV d, hn::Vec<DV> v, Storage* p, bool) {
+    const hn::RebindToUnsigned<DV> du;
+    const hn::RebindToSigned<DV> di;
+    const hn::Rebind<std::uint16_t, DV> d16;
+    const auto bits = hn::BitCast(du, v);
+    const auto sign = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 0x8000u));
+    const auto abs = hn::And(bits, hn::Set(du, 0x7fffffffu));
+    const auto abs_i = hn::BitCast(di, abs);
+    const auto odd = hn::And(hn::ShiftRight<13>(abs), hn::Set(du, 1u));
+    const auto normal = hn::ShiftRight<13>(hn::Add(hn::Add(abs, hn::Set(du, 0xc8000fffu)), odd));
+    // Subnormal results: adding 0.5f lets the FPU round at the half's subnormal ulp.
+    const auto sub = hn::Sub(hn::BitCast(du, hn::Add(hn::BitCast(d, abs), hn::Set(d, 0.5f))),
+                             hn::Set(du, 0x3f000000u));
+    auto r = hn::IfThenElse(hn::RebindMask(du, hn::Lt(abs_i, hn::Set(di, 0x38800000))), sub, normal);
+    r = hn::IfThenElse(hn::RebindMask(du, hn::Gt(abs_i, hn::Set(di, 0x477fffff))), hn::Set(du, 0x7c00u), r);
+    r = hn::IfThenElse(hn::RebindMask(du, hn::Gt(abs_i, hn::Set(di, 0x7f800000))), hn::Set(du, 0x7e00u), r);
+    r = hn::Or(r, sign);
+    hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, r)), d16, p);
+  }
+  static constexpr bool kCanStream = false;
+};
+
+// bfloat16: the top half of a float; stores round to nearest-even (Highway 1.0 truncates).
+struct BF16Io {
+  using Storage = std::uint16_t;
+  using D = hn::ScalableTag<float>;
+  template <class DV>
+  static hn::Vec<DV> Load(DV d, const Storage* p) {
+    const hn::RebindToUnsigned<DV> du;
+    const hn::Rebind<std::uint16_t, DV> d16;
+    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, p))));
+  }
+  template <class DV>
+  static void Store(DV, hn::Vec<DV> v, Storage* p, bool) {
+    const hn::RebindToUnsigned<DV> du;
+    const hn::RebindToSigned<DV> di;
+    const hn::Rebind<std::uint16_t, DV> d16;
+    const auto bits = hn::BitCast(du, v);
+    const auto rounding = hn::Add(hn::Set(du, 0x7fffu), hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u)));
+    auto r = hn::ShiftRight<16>(hn::Add(bits, rounding));
+    r = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), hn::Or(hn::ShiftRight<16>(bits), hn::Set(du, 0x40u)), r);
+    hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, r)), d16, p);
+  }
+  static constexpr bool kCanStream = false;
+};
+
+// ---- helpers -------------------------------------------------------------------------------------
+
+template <class D, class V>
+HWY_INLINE V ExpKeepNaN(D d, V v) {
+  return hn::IfThenElse(hn::IsNaN(v), v, hn::Exp(d, v));
+}
+
+template <class IO, class D>
+HWY_INLINE hn::Vec<D> LoadSigned(D d, const typename IO::Storage* p, bool negate) {
+  const auto v = IO::Load(d, p);
+  return negate ? hn::Neg(v) : v;
+}
+
+// Double-precision running sums of float (or double) vectors.
+// One lane (HWY_SCALAR, or the 1-lane column kernels) promotes whole; wider vectors split
+// into halves. Either way lane i's additions happen in the same order, so per-lane totals are
+// identical whatever the vector width.
+template <class D>
+constexpr bool kOneLane = hn::MaxLanes(D()) == 1;
+
+template <class D>
+struct DoubleSum {
+  using DD = std::conditional_t<kOneLane<D> || sizeof(hn::TFromD<D>) == 8, hn::Rebind<double, D>,
+                                hn::Repartition<double, D>>;
+  DD dd;
+  hn::Vec<DD> lo;
+  hn::Vec<DD> hi;
+
+  // Written out (not default member initializers) so it is compiled for this target.
+  HWY_INLINE DoubleSum() : lo(hn::Zero(DD())), hi(hn::Zero(DD())) {}
+
+  HWY_INLINE void Add(D d, hn::Vec<D> v) {
+    (void)d;
+    if constexpr (sizeof(hn::TFromD<D>) == 8) {
+      lo = hn::Add(lo, v);
+    } else if constexpr (kOneLane<D>) {
+      lo = hn::Add(lo, hn::PromoteTo(dd, v));
+    } else {
+#if HWY_TARGET != HWY_SCALAR  // (HWY_SCALAR vectors are one lane, handled above)
+      const hn::Half<D> dh;
+      lo = hn::Add(lo, hn::PromoteTo(dd, hn::LowerHalf(dh, v)));
+      hi = hn::Add(hi, hn::PromoteTo(dd, hn::UpperHalf(dh, v)));
+#endif
+    }
+  }
+  // Lane i's total (the two halves added back), written to out[0..Lanes(D)).
+  HWY_INLINE void PerLane(double* out) const {
+    hn::StoreU(lo, dd, out);
+    if constexpr (sizeof(hn::TFromD<D>) == 4 && !kOneLane<D>) hn::StoreU(hi, dd, out + hn::Lanes(dd));
+  }
+  HWY_INLINE double Total() const {
+    HWY_ALIGN double buf[2 * hn::MaxLanes(DD())];
+    const size_t n = hn::Lanes(dd);
+    hn::StoreU(lo, dd, buf);
+    hn::StoreU(hi, dd, buf + n);
+    double t = 0.0;
+    for (size_t i = 0; i < 2 * n; ++i) t += buf[i];
+    return t;
+  }
+};
+
+// Copies a tail of `count` (< lanes) elements into a full-vector buffer padded with `pad`.
+template <class IO>
+struct Tail {
+  typename IO::Storage buf[hn::MaxLanes(typename IO::D())];
+  Tail(const typename IO::Storage* src, std::int64_t count, typename IO::Storage pad) {
+    for (auto& b : buf) b = pad;
+    std::memcpy(buf, src, static_cast<size_t>(count) * sizeof(typename IO::Storage));
+  }
+};
+
+template <class IO>
+typename IO::Storage NegInfStorage() {
+  if constexpr (std::is_same_v<IO, F16Io>) return 0xfc00u;
+  else if constexpr (std::is_same_v<IO, BF16Io>) return 0xff80u;
+  else return -std::numeric_limits<typename IO::Storage>::infinity();
+}
+
+template <class IO>
+typename IO::Storage PosInfStorage() {
+  if constexpr (std::is_same_v<IO, F16Io>) return 0x7c00u;
+  else if constexpr (std::is_same_v<IO, BF16Io>) return 0x7f80u;
+  else return std::numeric_limits<typename IO::Storage>::infinity();
+}
+
+// ---- forward rows --------------------------------------------------------------------------------
+
+// max of a block (softmin: of -x); NaN if the block holds one.
+template <class IO>
+double BlockMax(bool negate, const typename IO::Storage* x, std::int64_t n) {
+  using D = typename IO::D;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  auto m0 = hn::Set(d, -std::numeric_limits<hn::TFromD<D>>::infinity());
+  auto m1 = m0;
+  auto nan = hn::Zero(d);
+  std::int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = LoadSigned<IO>(d, x + i, negate);
+    const auto b = LoadSigned<IO>(d, x + i + N, negate);
+    m0 = hn::Max(m0, a);
+    m1 = hn::Max(m1, b);
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::Or(hn::IsNaN(a), hn::IsNaN(b))));
+  }
+  for (; i + N <= n; i += N) {
+    const auto a = LoadSigned<IO>(d, x + i, negate);
+    m0 = hn::Max(m0, a);
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::IsNaN(a)));
+  }
+  if (i < n) {
+    // Pad with the value that cannot win: -inf after the optional negation.
+    const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
+    const auto a = LoadSigned<IO>(d, tail.buf, negate);
+    m0 = hn::Max(m0, a);
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::IsNaN(a)));
+  }
+  if (!hn::AllTrue(d, hn::Eq(nan, hn::Zero(d)))) return std::numeric_limits<double>::quiet_NaN();
+  return static_cast<double>(hn::GetLane(hn::MaxOfLanes(d, hn::Max(m0, m1))));
+}
+
+// sum(exp(x - max)) of a block, accumulated in double.
+template <class IO>
+double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, double max) {
+  using D = typename IO::D;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto vmax = hn::Set(d, static_cast<hn::TFromD<D>>(max));
+  DoubleSum<D> s0, s1;
+  std::int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
+    s1.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax)));
+  }
+  for (; i + N <= n; i += N) s0.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
+  if (i < n) {  // padding is -inf after negation: exp(-inf) = 0 adds nothing
+    const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
+    s1.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax)));
+  }
+  return s0.Total() + s1.Total();
+}
+
+template <class IO>
+RowStats RowStatsImpl(SoftmaxKind kind, const void* xv, std::int64_t n) {
+  const auto* x = static_cast<const typename IO::Storage*>(xv);
+  const bool negate = kind == SoftmaxKind::kSoftmin;
+  RowStats total{-std::numeric_limits<double>::infinity(), 0.0};
+  for (std::int64_t b = 0; b < n; b += kStatsBlock) {
+    const std::int64_t len = std::min(kStatsBlock, n - b);
+    const double m = BlockMax<IO>(negate, x + b, len);
+    // A block of only -inf contributes nothing (and must not contribute exp(-inf - -inf) = NaN).
+    const double s = m == -std::numeric_limits<double>::infinity() ? 0.0 : BlockSumExp<IO>(negate, x + b, len, m);
+    total = b == 0 ? RowStats{m, s} : merge_row_stats(total, RowStats{m, s});
+  }
+  return total;
+}
+
+template <class IO>
+void RowWriteImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, RowStats stats, bool stream) {
+  using D = typename IO::D;
+  using T = hn::TFromD<D>;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto* x = static_cast<const typename IO::Storage*>(xv);
+  auto* y = static_cast<typename IO::Storage*>(yv);
+  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const bool log = kind == SoftmaxKind::kLogSoftmax;
+  const auto vmax = hn::Set(d, static_cast<T>(stats.max));
+  // A row of only -inf has sum 0 here; exp(-inf - -inf) is NaN, so the row still ends NaN.
+  const auto vscale = hn::Set(d, static_cast<T>(log ? std::log(stats.sum) : 1.0 / stats.sum));
+  stream = stream && IO::kCanStream &&
+           reinterpret_cast<std::uintptr_t>(y) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
+  auto compute = [&](hn::Vec<D> v) {
+    const auto shifted = hn::Sub(negate ? hn::Neg(v) : v, vmax);
+    return log ? hn::Sub(shifted, vscale) : hn::Mul(ExpKeepNaN(d, shifted), vscale);
+  };
+  std::int64_t i = 0;
+  for (; i + N <= n; i += N) IO::Store(d, compute(IO::Load(d, x + i)), y + i, stream);
+  if (i < n) {
+    const Tail<IO> in(x + i, n - i, typename IO::Storage{});
+    typename IO::Storage out[hn::MaxLanes(D())];
+    IO::Store(d, compute(IO::Load(d, in.buf)), out, false);
+    std::memcpy(y + i, out, static_cast<size_t>(n - i) * sizeof(typename IO::Storage));
+  }
+  if (stream) hwy::FlushStream();
+}
+
+// ---- forward columns -------------------------------------------------------------------------------
+
+// Three passes down a column block (n rows x one vector of lanes), which stays in L2. D is the
+// full vector for contiguous lanes, or a 1-lane vector (any lane stride) for leftover and
+// strided lanes: each lane's arithmetic is the same either way, so results do not depend on
+// the layout.
+template <class IO, class D>
+void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
+              typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t lanes,
+              bool stream) {
+  using T = hn::TFromD<D>;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const bool log = kind == SoftmaxKind::kLogSoftmax;
+  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
+  const bool can_stream = stream && IO::kCanStream && N > 1 && reinterpret_cast<std::uintptr_t>(y) % align == 0 &&
+                          (static_cast<std::uintptr_t>(ys) * sizeof(typename IO::Storage)) % align == 0;
+  for (std::int64_t l = 0; l + N <= lanes; l += N) {
+    const auto* xl = x + l * xls;
+    auto* yl = y + l * yls;
+    auto vmax = hn::Set(d, -std::numeric_limits<T>::infinity());
+    auto nan = hn::Zero(d);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto v = LoadSigned<IO>(d, xl + i * xs, negate);
+      vmax = hn::Max(vmax, v);
+      nan = hn::Or(nan, hn::VecFromMask(d, hn::IsNaN(v)));
+    }
+    vmax = hn::IfThenElse(hn::Eq(nan, hn::Zero(d)), vmax, hn::Set(d, std::numeric_limits<T>::quiet_NaN()));
+    DoubleSum<D> sum;
+    for (std::int64_t i = 0; i < n; ++i) {
+      sum.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), vmax)));
+    }
+    HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
+    sum.PerLane(per_lane);
+    HWY_ALIGN T scale[hn::MaxLanes(D())];
+    for (std::int64_t k = 0; k < N; ++k) {
+      scale[k] = static_cast<T>(log ? std::log(per_lane[k]) : 1.0 / per_lane[k]);
+    }
+    const auto vscale = hn::Load(d, scale);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto shifted = hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), vmax);
+      const auto out = log ? hn::Sub(shifted, vscale) : hn::Mul(ExpKeepNaN(d, shifted), vscale);
+      IO::Store(d, out, yl + i * ys, can_stream);
+    }
+  }
+  if (can_stream) hwy::FlushStream();
+}
+
+// Contiguous lanes: full vectors, then the leftover lanes one at a time.
+template <class IO>
+void ColsContiguous(SoftmaxKind kind, const void* xv, std::int64_t xs, void* yv, std::int64_t ys, std::int64_t n,
+                    std::int64_t lanes, bool stream) {
+  const typename IO::D d;
+  const auto* x = static_cast<const typename IO::Storage*>(xv);
+  auto* y = static_cast<typename IO::Storage*>(yv);
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t full = lanes / N * N;
+  ColsImpl<IO>(d, kind, x, xs, 1, y, ys, 1, n, full, stream);
+  if (full < lanes) {
+    ColsImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, x + full, xs, 1, y + full, ys, 1, n,
+                 lanes - full, false);
+  }
+}
+
+// Any lane strides: one lane at a time.
+template <class IO>
+void ColsStrided(SoftmaxKind kind, const void* xv, std::int64_t xs, std::int64_t xls, void* yv, std::int64_t ys,
+                 std::int64_t yls, std::int64_t n, std::int64_t lanes) {
+  ColsImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, static_cast<const typename IO::Storage*>(xv),
+               xs, xls, static_cast<typename IO::Storage*>(yv), ys, yls, n, lanes, false);
+}
+
+// ---- backward --------------------------------------------------------------------------------------
+
+template <class IO>
+double RowBackwardAccImpl(BackwardKind kind, const void* gv, const void* yv, std::int64_t n) {
+  using D = typename IO::D;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto* g = static_cast<const typename IO::Storage*>(gv);
+  const auto* y = static_cast<const typename IO::Storage*>(yv);
+  const bool softmax = kind == BackwardKind::kSoftmax;
+  DoubleSum<D> acc;
+  std::int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto gi = IO::Load(d, g + i);
+    acc.Add(d, softmax ? hn::Mul(gi, IO::Load(d, y + i)) : gi);
+  }
+  if (i < n) {
+    const Tail<IO> gt(g + i, n - i, typename IO::Storage{});
+    const Tail<IO> yt(y + i, n - i, typename IO::Storage{});
+    const auto gi = IO::Load(d, gt.buf);
+    acc.Add(d, softmax ? hn::Mul(gi, IO::Load(d, yt.buf)) : gi);
+  }
+  return acc.Total();
+}
+
+template <class IO>
+void RowBackwardWriteImpl(BackwardKind kind, const void* gv, const void* yv, void* dxv, std::int64_t n, double acc,
+                          bool stream) {
+  using D = typename IO::D;
+  using T = hn::TFromD<D>;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto* g = static_cast<const typename IO::Storage*>(gv);
+  const auto* y = static_cast<const typename IO::Storage*>(yv);
+  auto* dx = static_cast<typename IO::Storage*>(dxv);
+  const bool softmax = kind == BackwardKind::kSoftmax;
+  const auto vacc = hn::Set(d, static_cast<T>(acc));
+  stream = stream && IO::kCanStream &&
+           reinterpret_cast<std::uintptr_t>(dx) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
+  auto compute = [&](hn::Vec<D> gi, hn::Vec<D> yi) {
+    return softmax ? hn::Mul(yi, hn::Sub(gi, vacc)) : hn::NegMulAdd(ExpKeepNaN(d, yi), vacc, gi);
+  };
+  std::int64_t i = 0;
+  for (; i + N <= n; i += N) IO::Store(d, compute(IO::Load(d, g + i), IO::Load(d, y + i)), dx + i, stream);
+  if (i < n) {
+    const Tail<IO> gt(g + i, n - i, typename IO::Storage{});
+    const Tail<IO> yt(y + i, n - i, typename IO::Storage{});
+    typename IO::Storage out[hn::MaxLanes(D())];
+    IO::Store(d, compute(IO::Load(d, gt.buf), IO::Load(d, yt.buf)), out, false);
+    std::memcpy(dx + i, out, static_cast<size_t>(n - i) * sizeof(typename IO::Storage));
+  }
+  if (stream) hwy::FlushStream();
+}
+
+template <class IO, class D>
+void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std::int64_t gs, std::int64_t gls,
+                      const typename IO::Storage* y, std::int64_t ys, std::int64_t yls, typename IO::Storage* dx,
+                      std::int64_t dxs, std::int64_t dxls, std::int64_t n, std::int64_t lanes, bool stream) {
+  using T = hn::TFromD<D>;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const bool softmax = kind == BackwardKind::kSoftmax;
+  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
+  const bool can_stream = stream && IO::kCanStream && N > 1 && reinterpret_cast<std::uintptr_t>(dx) % align == 0 &&
+                          (static_cast<std::uintptr_t>(dxs) * sizeof(typename IO::Storage)) % align == 0;
+  for (std::int64_t l = 0; l + N <= lanes; l += N) {
+    const auto* gl = g + l * gls;
+    const auto* yl = y + l * yls;
+    auto* dl = dx + l * dxls;
+    DoubleSum<D> acc;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto gi = IO::Load(d, gl + i * gs);
+      acc.Add(d, softmax ? hn::Mul(gi, IO::Load(d, yl + i * ys)) : gi);
+    }
+    HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
+    acc.PerLane(per_lane);
+    HWY_ALIGN T a[hn::MaxLanes(D())];
+    for (std::int64_t k = 0; k < N; ++k) a[k] = static_cast<T>(per_lane[k]);
+    const auto vacc = hn::Load(d, a);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto gi = IO::Load(d, gl + i * gs);
+      const auto yi = IO::Load(d, yl + i * ys);
+      const auto out = softmax ? hn::Mul(yi, hn::Sub(gi, vacc)) : hn::NegMulAdd(ExpKeepNaN(d, yi), vacc, gi);
+      IO::Store(d, out, dl + i * dxs, can_stream);
+    }
+  }
+  if (can_stream) hwy::FlushStream();
+}
+
+template <class IO>
+void ColsBackwardContiguous(BackwardKind kind, const void* gv, std::int64_t gs, const void* yv, std::int64_t ys,
+                            void* dxv, std::int64_t dxs, std::int64_t n, std::int64_t lanes, bool stream) {
+  using S = typename IO::Storage;
+  const typename IO::D d;
+  const auto* g = static_cast<const S*>(gv);
+  const auto* y = static_cast<const S*>(yv);
+  auto* dx = static_cast<S*>(dxv);
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t full = lanes / N * N;
+  ColsBackwardImpl<IO>(d, kind, g, gs, 1, y, ys, 1, dx, dxs, 1, n, full, stream);
+  if (full < lanes) {
+    ColsBackwardImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, g + full, gs, 1, y + full, ys, 1,
+                         dx + full, dxs, 1, n, lanes - full, false);
+  }
+}
+
+template <class IO>
+void ColsBackwardStrided(BackwardKind kind, const void* gv, std::int64_t gs, std::int64_t gls, const void* yv,
+                         std::int64_t ys, std::int64_t yls, void* dxv, std::int64_t dxs, std::int64_t dxls,
+                         std::int64_t n, std::int64_t lanes) {
+  using S = typename IO::Storage;
+  ColsBackwardImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, static_cast<const S*>(gv), gs, gls,
+                       static_cast<const S*>(yv), ys, yls, static_cast<S*>(dxv), dxs, dxls, n, lanes, false);
+}
+
+template <class IO>
+constexpr SimdDtypeKernels MakeKernels() {
+  return SimdDtypeKernels{&RowStatsImpl<IO>,       &RowWriteImpl<IO>,         &ColsContiguous<IO>,
+                          &ColsStrided<IO>,        &RowBackwardAccImpl<IO>,   &RowBackwardWriteImpl<IO>,
+                          &ColsBackwardContiguous<IO>, &ColsBackwardStrided<IO>};
+}
+
+const SimdKernelTable* GetTable() {
+  static const SimdKernelTable table{hwy::TargetName(HWY_TARGET),
+                                     static_cast<std::int64_t>(hn::Lanes(hn::ScalableTag<float>())),
+                                     static_cast<std::int64_t>(hn::Lanes(hn::ScalableTag<double>())),
+                                     MakeKernels<F32Io>(),
+                                     MakeKernels<F64Io>(),
+                                     MakeKernels<F16Io>(),
+                                     MakeKernels<BF16Io>()};
+  return &table;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace smx::detail
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace smx::detail {
+
+HWY_EXPORT(GetTable);
+
+const SimdKernelTable& dispatched_simd_kernels() { return *HWY_DYNAMIC_DISPATCH(GetTable)(); }
+
+std::int64_t compiled_simd_targets() { return HWY_TARGETS; }
+
+}  // namespace smx::detail
+#endif  // HWY_ONCE
