@@ -34,6 +34,12 @@ void softmin_out(Tensor& out, const Tensor& x, std::int64_t dim);
 Tensor softmax_backward(const Tensor& grad_output, const Tensor& output, std::int64_t dim);
 // Given y = log_softmax(x, dim) and dL/dy, returns dL/dx = g - exp(y) * sum(g, dim).
 Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, std::int64_t dim);
+// The same, written into `grad_input` (defined, same shape and dtype as grad_output; any strides;
+// it may be grad_output itself).
+void softmax_backward_out(Tensor& grad_input, const Tensor& grad_output, const Tensor& output,
+                          std::int64_t dim);
+void log_softmax_backward_out(Tensor& grad_input, const Tensor& grad_output, const Tensor& output,
+                              std::int64_t dim);
 
 // The dim PyTorch picks when none is given (no warning printed).
 std::int64_t implicit_softmax_dim(std::int64_t ndim);

@@ -24,7 +24,13 @@ struct RowStats {
 
 RowStats merge_row_stats(RowStats a, RowStats b);
 
+// Rows of at most this many elements go through row_fused; longer ones through row_stats over
+// chunks of this size, merged, then row_write. The choice depends on the length alone.
+inline constexpr std::int64_t kFusedRowMax = 1 << 16;
+
 struct SimdDtypeKernels {
+  // A whole row of n <= kFusedRowMax elements: every pass, one exp per element.
+  void (*row_fused)(SoftmaxKind kind, const void* x, void* y, std::int64_t n, bool stream);
   // Pass 1 of a forward row: its statistics (blocked internally so each block is read twice
   // from L1/L2, not memory). Softmin negates on load.
   RowStats (*row_stats)(SoftmaxKind kind, const void* x, std::int64_t n);

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/reference_softmax.h"
 #include "kernels/simd_kernels.h"
@@ -134,6 +135,38 @@ struct BF16Io {
 template <class D, class V>
 HWY_INLINE V ExpKeepNaN(D d, V v) {
   return hn::IfThenElse(hn::IsNaN(v), v, hn::Exp(d, v));
+}
+
+// exp(v) for v = x - max <= 0 (or NaN), float32: the range reduction and degree-5 polynomial of
+// XNNPACK's softmax kernels ("rr2_p5"), about half the work of hwy::Exp, which must also serve
+// v > 0 and subnormal results. Error: within 2 ulp (tested against the float64 oracle).
+// Results below e^-87.34 would be subnormal and are flushed to 0 (|error| < 1.2e-38); NaN in
+// gives NaN out, -inf gives 0.
+template <class D, class V>
+HWY_INLINE V ExpNonPositiveF32(D d, V v) {
+  const hn::RebindToSigned<D> di;
+  const auto magic = hn::Set(d, 0x1.8000FEp23f);  // rounds v*log2(e) and biases it for 2^n
+  auto n = hn::MulAdd(v, hn::Set(d, 0x1.715476p+0f), magic);
+  const auto scale = hn::BitCast(d, hn::ShiftLeft<23>(hn::BitCast(di, n)));  // 2^n
+  n = hn::Sub(n, magic);
+  auto r = hn::MulAdd(n, hn::Set(d, -0x1.62E400p-1f), v);  // r = v - n*ln2, in two parts
+  r = hn::MulAdd(n, hn::Set(d, -0x1.7F7D1Cp-20f), r);
+  auto p = hn::MulAdd(hn::Set(d, 0x1.0F9F9Cp-7f), r, hn::Set(d, 0x1.573A1Ap-5f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0x1.555A80p-3f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0x1.FFFDC6p-2f));
+  p = hn::MulAdd(p, r, hn::Set(d, 0x1.FFFFF6p-1f));
+  const auto f = hn::MulAdd(hn::Mul(r, scale), p, scale);  // 2^n * (1 + r*p(r))
+  return hn::IfThenZeroElse(hn::Lt(v, hn::Set(d, -0x1.5D589Ep6f)), f);
+}
+
+// exp of a max-shifted value: the fast path for float, hwy::Exp (NaN kept) for double.
+template <class D, class V>
+HWY_INLINE V ExpShifted(D d, V v) {
+  if constexpr (sizeof(hn::TFromD<D>) == 4) {
+    return ExpNonPositiveF32(d, v);
+  } else {
+    return ExpKeepNaN(d, v);
+  }
 }
 
 template <class IO, class D>
@@ -259,13 +292,13 @@ double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, d
   DoubleSum<D> s0, s1;
   std::int64_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
-    s0.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
-    s1.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax)));
+    s0.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
+    s1.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax)));
   }
-  for (; i + N <= n; i += N) s0.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
+  for (; i + N <= n; i += N) s0.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
   if (i < n) {  // padding is -inf after negation: exp(-inf) = 0 adds nothing
     const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
-    s1.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax)));
+    s1.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax)));
   }
   return s0.Total() + s1.Total();
 }
@@ -302,7 +335,7 @@ void RowWriteImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, Ro
            reinterpret_cast<std::uintptr_t>(y) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
   auto compute = [&](hn::Vec<D> v) {
     const auto shifted = hn::Sub(negate ? hn::Neg(v) : v, vmax);
-    return log ? hn::Sub(shifted, vscale) : hn::Mul(ExpKeepNaN(d, shifted), vscale);
+    return log ? hn::Sub(shifted, vscale) : hn::Mul(ExpShifted(d, shifted), vscale);
   };
   std::int64_t i = 0;
   for (; i + N <= n; i += N) IO::Store(d, compute(IO::Load(d, x + i)), y + i, stream);
@@ -315,49 +348,163 @@ void RowWriteImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, Ro
   if (stream) hwy::FlushStream();
 }
 
+// A per-thread buffer for exp values, so each is computed once and read back from L1/L2.
+template <typename T>
+T* Scratch(std::int64_t n) {
+  thread_local std::vector<T> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < n) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
+}
+
+// Whole rows of up to kFusedRowMax elements: max; exp (kept) and sum; scale. One exp per
+// element, and the row is read from memory once.
+template <class IO>
+void RowFusedImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, bool stream) {
+  using D = typename IO::D;
+  using T = hn::TFromD<D>;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto* x = static_cast<const typename IO::Storage*>(xv);
+  auto* y = static_cast<typename IO::Storage*>(yv);
+  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const double max = BlockMax<IO>(negate, x, n);
+  if (kind == SoftmaxKind::kLogSoftmax) {
+    RowWriteImpl<IO>(kind, xv, yv, n, RowStats{max, BlockSumExp<IO>(negate, x, n, max)}, stream);
+    return;
+  }
+  const std::int64_t padded = (n + N - 1) / N * N;
+  T* e = Scratch<T>(padded);
+  const auto vmax = hn::Set(d, static_cast<T>(max));
+  DoubleSum<D> s0, s1;
+  std::int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax));
+    const auto b = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax));
+    hn::StoreU(a, d, e + i);
+    hn::StoreU(b, d, e + i + N);
+    s0.Add(d, a);
+    s1.Add(d, b);
+  }
+  for (; i + N <= n; i += N) {
+    const auto a = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax));
+    hn::StoreU(a, d, e + i);
+    s0.Add(d, a);
+  }
+  if (i < n) {
+    const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
+    const auto a = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax));
+    hn::StoreU(a, d, e + i);
+    s1.Add(d, a);
+  }
+  const auto vinv = hn::Set(d, static_cast<T>(1.0 / (s0.Total() + s1.Total())));
+  stream = stream && IO::kCanStream &&
+           reinterpret_cast<std::uintptr_t>(y) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
+  for (i = 0; i + N <= n; i += N) IO::Store(d, hn::Mul(hn::LoadU(d, e + i), vinv), y + i, stream);
+  if (i < n) {
+    typename IO::Storage out[hn::MaxLanes(D())];
+    IO::Store(d, hn::Mul(hn::LoadU(d, e + i), vinv), out, false);
+    std::memcpy(y + i, out, static_cast<size_t>(n - i) * sizeof(typename IO::Storage));
+  }
+  if (stream) hwy::FlushStream();
+}
+
 // ---- forward columns -------------------------------------------------------------------------------
 
-// Three passes down a column block (n rows x one vector of lanes), which stays in L2. D is the
-// full vector for contiguous lanes, or a 1-lane vector (any lane stride) for leftover and
-// strided lanes: each lane's arithmetic is the same either way, so results do not depend on
-// the layout.
+// Columns: `lanes` side-by-side columns of `n` rows. Memory is walked row by row (long
+// contiguous runs the prefetchers follow) in two passes:
+//   stats: rows come in tiles of kColTile; per lane, the tile's max updates the running max m
+//          (s is rescaled by exp(m_old - m_new) in double when m grows), then the tile - now in
+//          L1/L2 - adds exp(x - m) to s;
+//   write: y = exp(x - m) / s (log: (x - m) - log(s)).
+// The tile boundaries depend on n alone and every lane's arithmetic is the same at any vector
+// width (D is the full vector, or one lane for leftovers and strided lanes), so results do not
+// depend on the layout or on how lanes are split between threads.
+constexpr std::int64_t kColTile = 16;
+
+template <typename T, int kSlot>
+T* ColState(std::int64_t n) {
+  thread_local std::vector<T> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < n) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
+}
+
 template <class IO, class D>
 void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
               typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t lanes,
               bool stream) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t width = lanes / N * N;  // the caller sends leftovers through the 1-lane path
+  if (width == 0) return;
   const bool negate = kind == SoftmaxKind::kSoftmin;
   const bool log = kind == SoftmaxKind::kLogSoftmax;
+  const T inf = std::numeric_limits<T>::infinity();
+  T* m = ColState<T, 0>(width);        // running max per lane (NaN once a NaN was seen)
+  T* tile_max = ColState<T, 1>(width);
+  T* tile_nan = ColState<T, 2>(width);
+  double* sum = ColState<double, 3>(width);
+  for (std::int64_t l = 0; l < width; ++l) {
+    m[l] = -inf;
+    sum[l] = 0.0;
+  }
+  auto at = [&](std::int64_t i, std::int64_t l) { return x + i * xs + l * xls; };
+
+  for (std::int64_t t0 = 0; t0 < n; t0 += kColTile) {
+    const std::int64_t t1 = std::min(n, t0 + kColTile);
+    for (std::int64_t l = 0; l < width; l += N) {
+      hn::StoreU(hn::Set(d, -inf), d, tile_max + l);
+      hn::StoreU(hn::Zero(d), d, tile_nan + l);
+    }
+    for (std::int64_t i = t0; i < t1; ++i) {
+      for (std::int64_t l = 0; l < width; l += N) {
+        const auto v = LoadSigned<IO>(d, at(i, l), negate);
+        hn::StoreU(hn::Max(hn::LoadU(d, tile_max + l), v), d, tile_max + l);
+        hn::StoreU(hn::Or(hn::LoadU(d, tile_nan + l), hn::VecFromMask(d, hn::IsNaN(v))), d, tile_nan + l);
+      }
+    }
+    for (std::int64_t l = 0; l < width; l += N) {
+      const auto old_m = hn::LoadU(d, m + l);
+      // tile_nan holds all-ones (a NaN pattern) where a NaN was seen: test it with Eq, which is
+      // false for NaN on every target (Ne is "ordered" on some, so also false for NaN).
+      const auto nan = hn::Or(hn::IsNaN(old_m), hn::Not(hn::Eq(hn::LoadU(d, tile_nan + l), hn::Zero(d))));
+      const auto new_m = hn::IfThenElse(nan, hn::Set(d, std::numeric_limits<T>::quiet_NaN()),
+                                        hn::Max(old_m, hn::LoadU(d, tile_max + l)));
+      if (!hn::AllTrue(d, hn::Eq(old_m, new_m))) {
+        HWY_ALIGN T o[hn::MaxLanes(D())];
+        HWY_ALIGN T nm[hn::MaxLanes(D())];
+        hn::Store(old_m, d, o);
+        hn::Store(new_m, d, nm);
+        for (std::int64_t k = 0; k < N; ++k) {
+          if (!(o[k] == nm[k])) sum[l + k] = sum[l + k] == 0.0 ? 0.0 * static_cast<double>(nm[k]) : sum[l + k] * std::exp(static_cast<double>(o[k]) - static_cast<double>(nm[k]));
+        }
+        hn::StoreU(new_m, d, m + l);
+      }
+      // The tile is in cache now: add exp(x - m); lanes whose max is still -inf add nothing.
+      const auto vm = new_m;
+      const auto dead = hn::Eq(vm, hn::Set(d, -inf));
+      DoubleSum<D> acc;
+      for (std::int64_t i = t0; i < t1; ++i) {
+        acc.Add(d, hn::IfThenZeroElse(dead, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, at(i, l), negate), vm))));
+      }
+      HWY_ALIGN double part[2 * hn::MaxLanes(D())];
+      acc.PerLane(part);
+      for (std::int64_t k = 0; k < N; ++k) sum[l + k] += part[k];
+    }
+  }
+
+  // Per-lane scale: 1/s, or log(s) for log_softmax.
+  T* scale = ColState<T, 1>(width);
+  for (std::int64_t l = 0; l < width; ++l) scale[l] = static_cast<T>(log ? std::log(sum[l]) : 1.0 / sum[l]);
   const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
-  const bool can_stream = stream && IO::kCanStream && N > 1 && reinterpret_cast<std::uintptr_t>(y) % align == 0 &&
+  const bool can_stream = stream && IO::kCanStream && N > 1 && yls == 1 &&
+                          reinterpret_cast<std::uintptr_t>(y) % align == 0 &&
                           (static_cast<std::uintptr_t>(ys) * sizeof(typename IO::Storage)) % align == 0;
-  for (std::int64_t l = 0; l + N <= lanes; l += N) {
-    const auto* xl = x + l * xls;
-    auto* yl = y + l * yls;
-    auto vmax = hn::Set(d, -std::numeric_limits<T>::infinity());
-    auto nan = hn::Zero(d);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto v = LoadSigned<IO>(d, xl + i * xs, negate);
-      vmax = hn::Max(vmax, v);
-      nan = hn::Or(nan, hn::VecFromMask(d, hn::IsNaN(v)));
-    }
-    vmax = hn::IfThenElse(hn::Eq(nan, hn::Zero(d)), vmax, hn::Set(d, std::numeric_limits<T>::quiet_NaN()));
-    DoubleSum<D> sum;
-    for (std::int64_t i = 0; i < n; ++i) {
-      sum.Add(d, ExpKeepNaN(d, hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), vmax)));
-    }
-    HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
-    sum.PerLane(per_lane);
-    HWY_ALIGN T scale[hn::MaxLanes(D())];
-    for (std::int64_t k = 0; k < N; ++k) {
-      scale[k] = static_cast<T>(log ? std::log(per_lane[k]) : 1.0 / per_lane[k]);
-    }
-    const auto vscale = hn::Load(d, scale);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto shifted = hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), vmax);
-      const auto out = log ? hn::Sub(shifted, vscale) : hn::Mul(ExpKeepNaN(d, shifted), vscale);
-      IO::Store(d, out, yl + i * ys, can_stream);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t l = 0; l < width; l += N) {
+      const auto shifted = hn::Sub(LoadSigned<IO>(d, at(i, l), negate), hn::LoadU(d, m + l));
+      const auto vscale = hn::LoadU(d, scale + l);
+      const auto out = log ? hn::Sub(shifted, vscale) : hn::Mul(ExpShifted(d, shifted), vscale);
+      IO::Store(d, out, y + i * ys + l * yls, can_stream);
     }
   }
   if (can_stream) hwy::FlushStream();
@@ -441,35 +588,54 @@ void RowBackwardWriteImpl(BackwardKind kind, const void* gv, const void* yv, voi
   if (stream) hwy::FlushStream();
 }
 
+// Backward columns, walked row by row like the forward ones: per-lane double accumulators
+// (softmax: sum(g * y); log_softmax: sum(g)) in a per-thread array, then the write pass.
 template <class IO, class D>
 void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std::int64_t gs, std::int64_t gls,
                       const typename IO::Storage* y, std::int64_t ys, std::int64_t yls, typename IO::Storage* dx,
                       std::int64_t dxs, std::int64_t dxls, std::int64_t n, std::int64_t lanes, bool stream) {
   using T = hn::TFromD<D>;
+  using DD = typename DoubleSum<D>::DD;
+  const DD dd;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto ND = static_cast<std::int64_t>(hn::Lanes(dd));
+  const std::int64_t width = lanes / N * N;
+  if (width == 0) return;
   const bool softmax = kind == BackwardKind::kSoftmax;
-  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
-  const bool can_stream = stream && IO::kCanStream && N > 1 && reinterpret_cast<std::uintptr_t>(dx) % align == 0 &&
-                          (static_cast<std::uintptr_t>(dxs) * sizeof(typename IO::Storage)) % align == 0;
-  for (std::int64_t l = 0; l + N <= lanes; l += N) {
-    const auto* gl = g + l * gls;
-    const auto* yl = y + l * yls;
-    auto* dl = dx + l * dxls;
-    DoubleSum<D> acc;
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto gi = IO::Load(d, gl + i * gs);
-      acc.Add(d, softmax ? hn::Mul(gi, IO::Load(d, yl + i * ys)) : gi);
+  // Accumulators laid out as DoubleSum keeps them: per vector, `lo` lanes then `hi` lanes.
+  double* acc = ColState<double, 3>(2 * width);
+  for (std::int64_t k = 0; k < 2 * width; ++k) acc[k] = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t l = 0; l < width; l += N) {
+      DoubleSum<D> a;
+      a.lo = hn::LoadU(dd, acc + 2 * l);
+      a.hi = hn::LoadU(dd, acc + 2 * l + ND);
+      const auto gi = IO::Load(d, g + i * gs + l * gls);
+      a.Add(d, softmax ? hn::Mul(gi, IO::Load(d, y + i * ys + l * yls)) : gi);
+      hn::StoreU(a.lo, dd, acc + 2 * l);
+      hn::StoreU(a.hi, dd, acc + 2 * l + ND);
     }
+  }
+  T* total = ColState<T, 1>(width);
+  for (std::int64_t l = 0; l < width; l += N) {
+    DoubleSum<D> a;
+    a.lo = hn::LoadU(dd, acc + 2 * l);
+    a.hi = hn::LoadU(dd, acc + 2 * l + ND);
     HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
-    acc.PerLane(per_lane);
-    HWY_ALIGN T a[hn::MaxLanes(D())];
-    for (std::int64_t k = 0; k < N; ++k) a[k] = static_cast<T>(per_lane[k]);
-    const auto vacc = hn::Load(d, a);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto gi = IO::Load(d, gl + i * gs);
-      const auto yi = IO::Load(d, yl + i * ys);
+    a.PerLane(per_lane);
+    for (std::int64_t k = 0; k < N; ++k) total[l + k] = static_cast<T>(per_lane[k]);
+  }
+  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
+  const bool can_stream = stream && IO::kCanStream && N > 1 && dxls == 1 &&
+                          reinterpret_cast<std::uintptr_t>(dx) % align == 0 &&
+                          (static_cast<std::uintptr_t>(dxs) * sizeof(typename IO::Storage)) % align == 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t l = 0; l < width; l += N) {
+      const auto gi = IO::Load(d, g + i * gs + l * gls);
+      const auto yi = IO::Load(d, y + i * ys + l * yls);
+      const auto vacc = hn::LoadU(d, total + l);
       const auto out = softmax ? hn::Mul(yi, hn::Sub(gi, vacc)) : hn::NegMulAdd(ExpKeepNaN(d, yi), vacc, gi);
-      IO::Store(d, out, dl + i * dxs, can_stream);
+      IO::Store(d, out, dx + i * dxs + l * dxls, can_stream);
     }
   }
   if (can_stream) hwy::FlushStream();
@@ -503,7 +669,7 @@ void ColsBackwardStrided(BackwardKind kind, const void* gv, std::int64_t gs, std
 
 template <class IO>
 constexpr SimdDtypeKernels MakeKernels() {
-  return SimdDtypeKernels{&RowStatsImpl<IO>,       &RowWriteImpl<IO>,         &ColsContiguous<IO>,
+  return SimdDtypeKernels{&RowFusedImpl<IO>,       &RowStatsImpl<IO>,         &RowWriteImpl<IO>,         &ColsContiguous<IO>,
                           &ColsStrided<IO>,        &RowBackwardAccImpl<IO>,   &RowBackwardWriteImpl<IO>,
                           &ColsBackwardContiguous<IO>, &ColsBackwardStrided<IO>};
 }

@@ -28,8 +28,9 @@ namespace {
 
 // Below this many elements per thread, waking another thread costs more than it saves.
 constexpr std::int64_t kMinElementsPerThread = 1 << 15;
-// Rows are processed in chunks of this many elements (the unit of parallelism in long rows).
-constexpr std::int64_t kRowChunk = 1 << 16;
+// Rows are processed in chunks of this many elements (the unit of parallelism in long rows);
+// a row of at most one chunk takes the fused kernel.
+constexpr std::int64_t kRowChunk = kFusedRowMax;
 // Outputs larger than this bypass the cache (non-temporal stores): nobody reads them back soon.
 constexpr std::int64_t kStreamBytes = 8 << 20;
 // Lanes per work item in the column family.
@@ -120,6 +121,12 @@ void for_each_chunk(std::int64_t n, bool parallel, Fn&& fn) {
 
 void forward_row(const SimdDtypeKernels& k, SoftmaxKind kind, RowRef x, RowRef y, std::int64_t n, std::size_t elem,
                  bool stream, bool parallel) {
+  if (n <= kRowChunk) {
+    ChunkIo in(elem, 0), out(elem, 1);
+    k.row_fused(kind, in.read(x, 0, n), out.target(y, 0), n, stream && y.stride == 1);
+    out.commit(y, 0, n);
+    return;
+  }
   std::vector<RowStats> partial(static_cast<std::size_t>(chunk_count(n)));
   for_each_chunk(n, parallel, [&](std::int64_t c, std::int64_t start, std::int64_t len) {
     ChunkIo in(elem, 0);
@@ -163,15 +170,21 @@ bool lanes_contiguous(const SlabPlan& p) {
 }
 
 // Runs fn(batch index, first lane, lane count) over every (slab, block of lanes), in parallel.
+// Blocks are as wide as the threads allow (the column kernels walk rows, and wider blocks mean
+// longer contiguous runs); each lane's result does not depend on the blocking.
 template <typename Fn>
 void for_each_lane_block(const SlabPlan& plan, Fn&& fn) {
-  const std::int64_t blocks = (plan.lanes.size + kLaneBlock - 1) / kLaneBlock;
-  const std::int64_t items = plan.batch_count() * blocks;
-  parallel_for(items, items * kLaneBlock * plan.row.size / kMinElementsPerThread,
+  const std::int64_t threads = get_num_threads();
+  const std::int64_t batch = plan.batch_count();
+  const std::int64_t per_thread = batch >= threads ? plan.lanes.size : (plan.lanes.size + threads - 1) / threads;
+  const std::int64_t block = std::max(kLaneBlock, (per_thread + kLaneBlock - 1) / kLaneBlock * kLaneBlock);
+  const std::int64_t blocks = (plan.lanes.size + block - 1) / block;
+  const std::int64_t items = batch * blocks;
+  parallel_for(items, items * block * plan.row.size / kMinElementsPerThread,
                [&](std::int64_t begin, std::int64_t end) {
                  for (std::int64_t item = begin; item < end; ++item) {
-                   const std::int64_t l0 = (item % blocks) * kLaneBlock;
-                   fn(item / blocks, l0, std::min(kLaneBlock, plan.lanes.size - l0));
+                   const std::int64_t l0 = (item % blocks) * block;
+                   fn(item / blocks, l0, std::min(block, plan.lanes.size - l0));
                  }
                });
 }

@@ -75,7 +75,8 @@ void forward_out(SoftmaxKind kind, Tensor& out, const Tensor& x, std::int64_t di
   detail::execute_forward(kind, x, out, wrapped);
 }
 
-Tensor backward(BackwardKind kind, const Tensor& grad, const Tensor& output, std::int64_t dim) {
+// Checks backward arguments; returns the wrapped dim.
+std::int64_t check_backward(BackwardKind kind, const Tensor& grad, const Tensor& output, std::int64_t dim) {
   check_defined(grad, "grad_output");
   check_defined(output, "output");
   if (!(grad.sizes() == output.sizes())) {
@@ -87,17 +88,31 @@ Tensor backward(BackwardKind kind, const Tensor& grad, const Tensor& output, std
                        " but output has dtype " + dtype_name(output.dtype()));
   }
   const std::int64_t wrapped = detail::wrap_dim(dim, grad.dim());
-  if (grad.numel() == 0) return empty(grad.sizes(), grad.dtype());
-  if (!is_floating(grad.dtype())) {
+  if (grad.numel() != 0 && !is_floating(grad.dtype())) {
     const std::string base = kind == BackwardKind::kLogSoftmax ? "log_softmax" : "softmax";
     const bool last = grad.dim() == 0 || wrapped == grad.dim() - 1;
     throw RuntimeError("\"" + base + (last ? "_lastdim" : "") +
                        "_backward_kernel_impl\" not implemented for '" +
                        scalar_type_name(grad.dtype()) + "'");
   }
+  return wrapped;
+}
+
+Tensor backward(BackwardKind kind, const Tensor& grad, const Tensor& output, std::int64_t dim) {
+  const std::int64_t wrapped = check_backward(kind, grad, output, dim);
   Tensor dx = empty(grad.sizes(), grad.dtype());
-  detail::execute_backward(kind, grad, output, dx, wrapped);
+  if (grad.numel() != 0) detail::execute_backward(kind, grad, output, dx, wrapped);
   return dx;
+}
+
+void backward_out(BackwardKind kind, Tensor& dx, const Tensor& grad, const Tensor& output, std::int64_t dim) {
+  check_defined(dx, "grad_input");
+  const std::int64_t wrapped = check_backward(kind, grad, output, dim);
+  if (!(dx.sizes() == grad.sizes()) || dx.dtype() != grad.dtype()) {
+    throw RuntimeError("grad_input must have grad_output's shape " + grad.sizes().str() + " and dtype " +
+                       dtype_name(grad.dtype()) + ", got " + dx.sizes().str() + " and " + dtype_name(dx.dtype()));
+  }
+  if (grad.numel() != 0) detail::execute_backward(kind, grad, output, dx, wrapped);
 }
 
 }  // namespace
@@ -127,6 +142,13 @@ Tensor softmax_backward(const Tensor& grad_output, const Tensor& output, std::in
 }
 Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, std::int64_t dim) {
   return backward(BackwardKind::kLogSoftmax, grad_output, output, dim);
+}
+void softmax_backward_out(Tensor& grad_input, const Tensor& grad_output, const Tensor& output, std::int64_t dim) {
+  backward_out(BackwardKind::kSoftmax, grad_input, grad_output, output, dim);
+}
+void log_softmax_backward_out(Tensor& grad_input, const Tensor& grad_output, const Tensor& output,
+                              std::int64_t dim) {
+  backward_out(BackwardKind::kLogSoftmax, grad_input, grad_output, output, dim);
 }
 
 }  // namespace smx

@@ -1,0 +1,43 @@
+// What the benchmark measures: one softmax problem and the buffers every implementation shares.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smx::bench {
+
+enum class Pass { kSoftmax, kLogSoftmax, kBackward };
+enum class Type { kF32, kBF16 };
+
+struct Problem {
+  std::string label;
+  std::vector<std::int64_t> shape;
+  std::int64_t dim;  // may be negative
+  Type type = Type::kF32;
+  Pass pass = Pass::kSoftmax;
+  bool in_cache = false;
+
+  std::int64_t numel() const;
+  std::size_t element_bytes() const { return type == Type::kF32 ? 4 : 2; }
+  std::int64_t wrapped_dim() const { return dim < 0 ? dim + static_cast<std::int64_t>(shape.size()) : dim; }
+};
+
+// x: input (forward) or y (backward); g: dL/dy (backward only); out: the result. All 64-byte
+// aligned, C-contiguous, of problem.numel() elements.
+struct Buffers {
+  void* x;
+  void* g;
+  void* out;
+};
+
+// A ready-to-time call, or nullopt when the implementation cannot do this problem.
+using Runner = std::optional<std::function<void()>>;
+
+Runner make_torch_runner(const Problem& p, const Buffers& b, int threads);
+Runner make_dnnl_runner(const Problem& p, const Buffers& b, int threads);
+Runner make_xnnpack_runner(const Problem& p, const Buffers& b, void* pthreadpool);
+
+}  // namespace smx::bench
