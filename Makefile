@@ -1,9 +1,10 @@
 # The entry points. Each installs the Debian packages it needs, builds, and runs.
 #   make run    - the seed's worked example (what PyTorch prints, byte for byte)
 #   make test   - every test: g++ Release build, then clang ASan+UBSan build, then the fuzzers
+#   make bench  - the benchmark against the peers (see README)
 #   make install PREFIX=/usr/local
 .SILENT:
-.PHONY: run test install clean
+.PHONY: run test bench install clean
 
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
@@ -24,6 +25,16 @@ test:
 	cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
 	echo "== fuzzing the .npy reader and the literal parser =="
 	scripts/run-fuzzers.sh $(FUZZ_SECONDS)
+
+# The benchmark against libtorch, oneDNN, XNNPACK and a parallel memcpy (2 threads by default:
+# BENCH_THREADS=N). Writes build/bench/bench.csv and docs/bench.png, prints the table.
+BENCH_THREADS ?= 2
+bench:
+	scripts/install-deps.sh core bench
+	SMX_CMAKE_ARGS="-DSMX_BUILD_BENCH=ON -DSMX_BUILD_TESTS=OFF -DSMX_BUILD_PYTHON=OFF -DSMX_BUILD_CLI=OFF" \
+	  BUILD_DIR=build/bench scripts/build.sh release smx_bench
+	build/bench/bench/smx_bench --threads $(BENCH_THREADS) --csv build/bench/bench.csv | tee build/bench/bench.txt
+	/usr/bin/python3 bench/plot.py build/bench/bench.csv docs/bench.png
 
 install:
 	scripts/install-deps.sh core cli

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds one flavour of the project quietly; the log goes to build/logs/ and is
-# shown only on failure. Usage: scripts/build.sh FLAVOUR [TARGET...]
+# shown only on failure. Usage: [BUILD_DIR=dir] [SMX_CMAKE_ARGS=...] scripts/build.sh FLAVOUR [TARGET...]
 #   release  - g++, Release, warnings are errors
 #   sanitize - clang 14, AddressSanitizer + UndefinedBehaviorSanitizer, warnings are errors
 set -euo pipefail
@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 flavour=$1
 shift
 mkdir -p build/logs
-log=build/logs/$flavour.log
+dir=${BUILD_DIR:-build/$flavour}
+log=build/logs/$(basename "$dir").log
 case $flavour in
   release) args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DSMX_WERROR=ON) ;;
   sanitize) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DSMX_WERROR=ON
@@ -17,8 +18,9 @@ case $flavour in
 esac
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
-if ! { cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" ${SMX_CMAKE_ARGS:-} &&
-       cmake --build "build/$flavour" --parallel "$(nproc)" "${targets[@]}"; } >"$log" 2>&1; then
+# shellcheck disable=SC2086  # SMX_CMAKE_ARGS is a list of words on purpose
+if ! { cmake -S . -B "$dir" -G Ninja "${args[@]}" ${SMX_CMAKE_ARGS:-} &&
+       cmake --build "$dir" --parallel "$(nproc)" "${targets[@]}"; } >"$log" 2>&1; then
   cat "$log" >&2
   echo "build.sh: the $flavour build failed (log above, also in $log)" >&2
   exit 1
