@@ -29,8 +29,10 @@ RowStats merge_row_stats(RowStats a, RowStats b);
 inline constexpr std::int64_t kFusedRowMax = 1 << 16;
 
 struct SimdDtypeKernels {
-  // A whole row of n <= kFusedRowMax elements: every pass, one exp per element.
-  void (*row_fused)(SoftmaxKind kind, const void* x, void* y, std::int64_t n, bool stream);
+  // Whole rows of n <= kFusedRowMax contiguous elements (rows x_stride / y_stride elements
+  // apart): every pass, one exp per element, each row read from memory once.
+  void (*rows_fused)(SoftmaxKind kind, const void* x, std::int64_t x_stride, void* y,
+                     std::int64_t y_stride, std::int64_t rows, std::int64_t n, bool stream);
   // Pass 1 of a forward row: its statistics (blocked internally so each block is read twice
   // from L1/L2, not memory). Softmin negates on load.
   RowStats (*row_stats)(SoftmaxKind kind, const void* x, std::int64_t n);

@@ -132,9 +132,18 @@ struct BF16Io {
 
 // ---- helpers -------------------------------------------------------------------------------------
 
+// hwy::Exp for any input: NaN stays NaN and +inf gives +inf (hwy::Exp maps NaN to 0), and the
+// argument is clamped first, because Highway's emulated targets convert it to int32 in C++,
+// which is undefined for NaN, infinities and huge values.
 template <class D, class V>
 HWY_INLINE V ExpKeepNaN(D d, V v) {
-  return hn::IfThenElse(hn::IsNaN(v), v, hn::Exp(d, v));
+  using T = hn::TFromD<D>;
+  const auto lo = hn::Set(d, static_cast<T>(sizeof(T) == 4 ? -110.0 : -1100.0));  // exp() is 0 below
+  const auto hi = hn::Set(d, static_cast<T>(sizeof(T) == 4 ? 88.0 : 709.0));       // and finite up to here
+  const auto safe = hn::IfThenElse(hn::IsNaN(v), hn::Zero(d), hn::Min(hn::Max(v, lo), hi));
+  auto r = hn::Exp(d, safe);
+  r = hn::IfThenElse(hn::Gt(v, hi), hn::Set(d, std::numeric_limits<T>::infinity()), r);
+  return hn::IfThenElse(hn::IsNaN(v), v, r);
 }
 
 // exp(v) for v = x - max <= 0 (or NaN), float32: the range reduction and degree-5 polynomial of
@@ -282,6 +291,30 @@ double BlockMax(bool negate, const typename IO::Storage* x, std::int64_t n) {
   return static_cast<double>(hn::GetLane(hn::MaxOfLanes(d, hn::Max(m0, m1))));
 }
 
+// max of a row without NaN tracking (softmin: of -x). The fused row kernel needs no more: a
+// NaN anywhere makes its exp NaN, hence the sum and every output NaN, whatever the max is.
+template <class IO>
+double RowMaxPlain(bool negate, const typename IO::Storage* x, std::int64_t n) {
+  using D = typename IO::D;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  auto m0 = hn::Set(d, -std::numeric_limits<hn::TFromD<D>>::infinity());
+  auto m1 = m0, m2 = m0, m3 = m0;
+  std::int64_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    m0 = hn::Max(m0, LoadSigned<IO>(d, x + i, negate));
+    m1 = hn::Max(m1, LoadSigned<IO>(d, x + i + N, negate));
+    m2 = hn::Max(m2, LoadSigned<IO>(d, x + i + 2 * N, negate));
+    m3 = hn::Max(m3, LoadSigned<IO>(d, x + i + 3 * N, negate));
+  }
+  for (; i + N <= n; i += N) m0 = hn::Max(m0, LoadSigned<IO>(d, x + i, negate));
+  if (i < n) {
+    const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
+    m1 = hn::Max(m1, LoadSigned<IO>(d, tail.buf, negate));
+  }
+  return static_cast<double>(hn::GetLane(hn::MaxOfLanes(d, hn::Max(hn::Max(m0, m1), hn::Max(m2, m3)))));
+}
+
 // sum(exp(x - max)) of a block, accumulated in double.
 template <class IO>
 double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, double max) {
@@ -359,44 +392,43 @@ T* Scratch(std::int64_t n) {
 // Whole rows of up to kFusedRowMax elements: max; exp (kept) and sum; scale. One exp per
 // element, and the row is read from memory once.
 template <class IO>
-void RowFusedImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, bool stream) {
+HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
+                            bool stream, hn::TFromD<typename IO::D>* e) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const auto* x = static_cast<const typename IO::Storage*>(xv);
-  auto* y = static_cast<typename IO::Storage*>(yv);
   const bool negate = kind == SoftmaxKind::kSoftmin;
-  const double max = BlockMax<IO>(negate, x, n);
+  const double max = RowMaxPlain<IO>(negate, x, n);
   if (kind == SoftmaxKind::kLogSoftmax) {
-    RowWriteImpl<IO>(kind, xv, yv, n, RowStats{max, BlockSumExp<IO>(negate, x, n, max)}, stream);
+    RowWriteImpl<IO>(kind, x, y, n, RowStats{max, BlockSumExp<IO>(negate, x, n, max)}, stream);
     return;
   }
-  const std::int64_t padded = (n + N - 1) / N * N;
-  T* e = Scratch<T>(padded);
   const auto vmax = hn::Set(d, static_cast<T>(max));
-  DoubleSum<D> s0, s1;
+  auto exp_at = [&](const typename IO::Storage* p) { return ExpShifted(d, hn::Sub(LoadSigned<IO>(d, p, negate), vmax)); };
+  // Pairs of exp vectors are added in float (one rounding, relative 6e-8) before the double sum.
+  DoubleSum<D> sum;
   std::int64_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
-    const auto a = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax));
-    const auto b = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax));
+    const auto a = exp_at(x + i);
+    const auto b = exp_at(x + i + N);
     hn::StoreU(a, d, e + i);
     hn::StoreU(b, d, e + i + N);
-    s0.Add(d, a);
-    s1.Add(d, b);
+    sum.Add(d, hn::Add(a, b));
   }
-  for (; i + N <= n; i += N) {
-    const auto a = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax));
+  if (i + N <= n) {
+    const auto a = exp_at(x + i);
     hn::StoreU(a, d, e + i);
-    s0.Add(d, a);
+    sum.Add(d, a);
+    i += N;
   }
   if (i < n) {
     const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
-    const auto a = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax));
+    const auto a = exp_at(tail.buf);
     hn::StoreU(a, d, e + i);
-    s1.Add(d, a);
+    sum.Add(d, a);
   }
-  const auto vinv = hn::Set(d, static_cast<T>(1.0 / (s0.Total() + s1.Total())));
+  const auto vinv = hn::Set(d, static_cast<T>(1.0 / sum.Total()));
   stream = stream && IO::kCanStream &&
            reinterpret_cast<std::uintptr_t>(y) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
   for (i = 0; i + N <= n; i += N) IO::Store(d, hn::Mul(hn::LoadU(d, e + i), vinv), y + i, stream);
@@ -405,6 +437,17 @@ void RowFusedImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, bo
     IO::Store(d, hn::Mul(hn::LoadU(d, e + i), vinv), out, false);
     std::memcpy(y + i, out, static_cast<size_t>(n - i) * sizeof(typename IO::Storage));
   }
+}
+
+// `rows` rows of n <= kFusedRowMax contiguous elements, `x_stride`/`y_stride` apart.
+template <class IO>
+void RowsFusedImpl(SoftmaxKind kind, const void* xv, std::int64_t x_stride, void* yv, std::int64_t y_stride,
+                   std::int64_t rows, std::int64_t n, bool stream) {
+  const auto N = static_cast<std::int64_t>(hn::Lanes(typename IO::D()));
+  auto* e = Scratch<hn::TFromD<typename IO::D>>((n + N - 1) / N * N);
+  const auto* x = static_cast<const typename IO::Storage*>(xv);
+  auto* y = static_cast<typename IO::Storage*>(yv);
+  for (std::int64_t r = 0; r < rows; ++r) RowFusedOne<IO>(kind, x + r * x_stride, y + r * y_stride, n, stream, e);
   if (stream) hwy::FlushStream();
 }
 
@@ -439,52 +482,47 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
   const bool negate = kind == SoftmaxKind::kSoftmin;
   const bool log = kind == SoftmaxKind::kLogSoftmax;
   const T inf = std::numeric_limits<T>::infinity();
-  T* m = ColState<T, 0>(width);        // running max per lane (NaN once a NaN was seen)
+  T* m = ColState<T, 0>(width);  // running max per lane
   T* tile_max = ColState<T, 1>(width);
-  T* tile_nan = ColState<T, 2>(width);
   double* sum = ColState<double, 3>(width);
   for (std::int64_t l = 0; l < width; ++l) {
     m[l] = -inf;
     sum[l] = 0.0;
   }
   auto at = [&](std::int64_t i, std::int64_t l) { return x + i * xs + l * xls; };
-
+  // NaN needs no tracking: exp(NaN - m) is NaN, so a lane holding one ends with a NaN sum (and
+  // all-NaN output) whatever its max. Entries equal to -inf add exactly 0, also while the lane's
+  // max is still -inf (where exp(-inf - -inf) would be NaN).
+  const auto neg_inf = hn::Set(d, -inf);
   for (std::int64_t t0 = 0; t0 < n; t0 += kColTile) {
     const std::int64_t t1 = std::min(n, t0 + kColTile);
-    for (std::int64_t l = 0; l < width; l += N) {
-      hn::StoreU(hn::Set(d, -inf), d, tile_max + l);
-      hn::StoreU(hn::Zero(d), d, tile_nan + l);
-    }
+    for (std::int64_t l = 0; l < width; l += N) hn::StoreU(neg_inf, d, tile_max + l);
     for (std::int64_t i = t0; i < t1; ++i) {
       for (std::int64_t l = 0; l < width; l += N) {
-        const auto v = LoadSigned<IO>(d, at(i, l), negate);
-        hn::StoreU(hn::Max(hn::LoadU(d, tile_max + l), v), d, tile_max + l);
-        hn::StoreU(hn::Or(hn::LoadU(d, tile_nan + l), hn::VecFromMask(d, hn::IsNaN(v))), d, tile_nan + l);
+        hn::StoreU(hn::Max(hn::LoadU(d, tile_max + l), LoadSigned<IO>(d, at(i, l), negate)), d, tile_max + l);
       }
     }
     for (std::int64_t l = 0; l < width; l += N) {
       const auto old_m = hn::LoadU(d, m + l);
-      // tile_nan holds all-ones (a NaN pattern) where a NaN was seen: test it with Eq, which is
-      // false for NaN on every target (Ne is "ordered" on some, so also false for NaN).
-      const auto nan = hn::Or(hn::IsNaN(old_m), hn::Not(hn::Eq(hn::LoadU(d, tile_nan + l), hn::Zero(d))));
-      const auto new_m = hn::IfThenElse(nan, hn::Set(d, std::numeric_limits<T>::quiet_NaN()),
-                                        hn::Max(old_m, hn::LoadU(d, tile_max + l)));
+      const auto new_m = hn::Max(old_m, hn::LoadU(d, tile_max + l));
       if (!hn::AllTrue(d, hn::Eq(old_m, new_m))) {
         HWY_ALIGN T o[hn::MaxLanes(D())];
         HWY_ALIGN T nm[hn::MaxLanes(D())];
         hn::Store(old_m, d, o);
         hn::Store(new_m, d, nm);
         for (std::int64_t k = 0; k < N; ++k) {
-          if (!(o[k] == nm[k])) sum[l + k] = sum[l + k] == 0.0 ? 0.0 * static_cast<double>(nm[k]) : sum[l + k] * std::exp(static_cast<double>(o[k]) - static_cast<double>(nm[k]));
+          // s was relative to the old max: rescale it (in double) to the new one.
+          if (!(o[k] == nm[k]) && sum[l + k] != 0.0) {
+            sum[l + k] *= std::exp(static_cast<double>(o[k]) - static_cast<double>(nm[k]));
+          }
         }
         hn::StoreU(new_m, d, m + l);
       }
-      // The tile is in cache now: add exp(x - m); lanes whose max is still -inf add nothing.
-      const auto vm = new_m;
-      const auto dead = hn::Eq(vm, hn::Set(d, -inf));
+      // The tile is in cache now: add exp(x - m).
       DoubleSum<D> acc;
       for (std::int64_t i = t0; i < t1; ++i) {
-        acc.Add(d, hn::IfThenZeroElse(dead, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, at(i, l), negate), vm))));
+        const auto v = LoadSigned<IO>(d, at(i, l), negate);
+        acc.Add(d, hn::IfThenZeroElse(hn::Eq(v, neg_inf), ExpShifted(d, hn::Sub(v, new_m))));
       }
       HWY_ALIGN double part[2 * hn::MaxLanes(D())];
       acc.PerLane(part);
@@ -669,7 +707,7 @@ void ColsBackwardStrided(BackwardKind kind, const void* gv, std::int64_t gs, std
 
 template <class IO>
 constexpr SimdDtypeKernels MakeKernels() {
-  return SimdDtypeKernels{&RowFusedImpl<IO>,       &RowStatsImpl<IO>,         &RowWriteImpl<IO>,         &ColsContiguous<IO>,
+  return SimdDtypeKernels{&RowsFusedImpl<IO>,       &RowStatsImpl<IO>,         &RowWriteImpl<IO>,         &ColsContiguous<IO>,
                           &ColsStrided<IO>,        &RowBackwardAccImpl<IO>,   &RowBackwardWriteImpl<IO>,
                           &ColsBackwardContiguous<IO>, &ColsBackwardStrided<IO>};
 }

@@ -27,7 +27,7 @@ namespace smx::detail {
 namespace {
 
 // Below this many elements per thread, waking another thread costs more than it saves.
-constexpr std::int64_t kMinElementsPerThread = 1 << 15;
+constexpr std::int64_t kMinElementsPerThread = 1 << 14;
 // Rows are processed in chunks of this many elements (the unit of parallelism in long rows);
 // a row of at most one chunk takes the fused kernel.
 constexpr std::int64_t kRowChunk = kFusedRowMax;
@@ -123,7 +123,7 @@ void forward_row(const SimdDtypeKernels& k, SoftmaxKind kind, RowRef x, RowRef y
                  bool stream, bool parallel) {
   if (n <= kRowChunk) {
     ChunkIo in(elem, 0), out(elem, 1);
-    k.row_fused(kind, in.read(x, 0, n), out.target(y, 0), n, stream && y.stride == 1);
+    k.rows_fused(kind, in.read(x, 0, n), 0, out.target(y, 0), 0, 1, n, stream && y.stride == 1);
     out.commit(y, 0, n);
     return;
   }
@@ -199,7 +199,17 @@ void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::in
   const std::int64_t n = plan.row.size;
 
   if (inner_size(x, dim) == 1) {
-    for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
+    const std::int64_t rows = plan.batch_count();
+    if (n <= kRowChunk && plan.batch.size() <= 1 && plan.row.strides[0] == 1 && plan.row.strides[1] == 1) {
+      // Evenly spaced contiguous rows (the common case): blocks of rows per kernel call.
+      const std::int64_t xs = plan.batch.empty() ? 0 : plan.batch[0].strides[0];
+      const std::int64_t ys = plan.batch.empty() ? 0 : plan.batch[0].strides[1];
+      parallel_for(rows, rows * n / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
+        k.rows_fused(kind, at(x, begin * xs), xs, at(y, begin * ys), ys, end - begin, n, stream);
+      });
+      return;
+    }
+    for_each_row(rows, n, [&](std::int64_t r, bool parallel) {
       const auto off = plan.batch_offsets(r);
       forward_row(k, kind, {at(x, off[0]), plan.row.strides[0]}, {at(y, off[1]), plan.row.strides[1]}, n, elem,
                   stream, parallel);

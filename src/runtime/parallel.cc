@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -47,12 +48,15 @@ class Pool {
       job_ = &chunk_fn;
       chunks_ = chunks;
       next_ = 0;
+      pending_left_.store(chunks, std::memory_order_relaxed);
       pending_ = chunks;
       error_ = nullptr;
       ++generation_;
+      published_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     work();
+    spin_until([&] { return pending_left_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return pending_ == 0; });
     job_ = nullptr;
@@ -75,9 +79,24 @@ class Pool {
     }
   }
 
+  // Spins for a short while (a job that follows soon is picked up without a futex wake-up,
+  // which costs tens of microseconds on a VM); false if `ready` never came true.
+  template <typename Ready>
+  static bool spin_until(Ready&& ready) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+    for (int i = 0;; ++i) {
+      if (ready()) return true;
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return false;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   void worker_loop() {
     std::uint64_t seen = 0;
     while (true) {
+      spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -108,7 +127,8 @@ class Pool {
         if (!error_) error_ = std::current_exception();
       }
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_all();
+      pending_left_.store(--pending_, std::memory_order_release);
+      if (pending_ == 0) done_.notify_all();
     }
     in_pool_ = false;
   }
@@ -129,6 +149,9 @@ class Pool {
   std::exception_ptr error_;
   std::uint64_t generation_ = 0;
   bool stop_ = false;
+  // Lock-free copies of generation_ and pending_ for the spinning waits.
+  std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::int64_t> pending_left_{0};
 };
 
 thread_local bool Pool::in_pool_ = false;
