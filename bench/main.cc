@@ -15,6 +15,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_problem.h"
@@ -83,6 +84,9 @@ void fill(void* p, std::int64_t n, Type type, std::uint64_t seed) {
 
 double median_seconds(const std::function<void()>& fn, double min_total) {
   using clock = std::chrono::steady_clock;
+  // Let the previous implementation's idle threads stop spinning first (OpenMP, used by
+  // oneDNN, spins for up to 200 ms by default) so nobody is timed against someone else's spin.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
   fn();  // warm up: page faults, lazy initialisation, caches
   fn();
   std::vector<double> times;
