@@ -471,6 +471,34 @@ T* ColState(std::int64_t n) {
   return buffer.data();
 }
 
+// sum[k] *= exp(old_m[k] - new_m[k]) for the lanes whose max changed, in double: the rescale
+// must not add float rounding to sums that are kept in double.
+template <class D, class V>
+HWY_INLINE void RescaleSums(D /* tag */, V old_m, V new_m, double* sum) {
+  using DD = typename DoubleSum<D>::DD;
+  const DD dd;
+  const auto one = hn::Set(dd, 1.0);
+  auto rescale = [&](const auto& o, const auto& nw, double* s) {
+    const auto changed = hn::Not(hn::Eq(o, nw));
+    const auto factor = hn::IfThenElse(changed, ExpKeepNaN(dd, hn::Sub(o, nw)), one);
+    hn::StoreU(hn::Mul(hn::LoadU(dd, s), factor), dd, s);
+  };
+  if constexpr (sizeof(hn::TFromD<D>) == 8 || kOneLane<D>) {
+    if constexpr (sizeof(hn::TFromD<D>) == 8) {
+      rescale(old_m, new_m, sum);
+    } else {
+      rescale(hn::PromoteTo(dd, old_m), hn::PromoteTo(dd, new_m), sum);
+    }
+  } else {
+#if HWY_TARGET != HWY_SCALAR
+    const hn::Half<D> dh;
+    rescale(hn::PromoteTo(dd, hn::LowerHalf(dh, old_m)), hn::PromoteTo(dd, hn::LowerHalf(dh, new_m)), sum);
+    rescale(hn::PromoteTo(dd, hn::UpperHalf(dh, old_m)), hn::PromoteTo(dd, hn::UpperHalf(dh, new_m)),
+            sum + hn::Lanes(dd));
+#endif
+  }
+}
+
 template <class IO, class D>
 void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
               typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t lanes,
@@ -483,7 +511,6 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
   const bool log = kind == SoftmaxKind::kLogSoftmax;
   const T inf = std::numeric_limits<T>::infinity();
   T* m = ColState<T, 0>(width);  // running max per lane
-  T* tile_max = ColState<T, 1>(width);
   double* sum = ColState<double, 3>(width);
   for (std::int64_t l = 0; l < width; ++l) {
     m[l] = -inf;
@@ -496,29 +523,17 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
   const auto neg_inf = hn::Set(d, -inf);
   for (std::int64_t t0 = 0; t0 < n; t0 += kColTile) {
     const std::int64_t t1 = std::min(n, t0 + kColTile);
-    for (std::int64_t l = 0; l < width; l += N) hn::StoreU(neg_inf, d, tile_max + l);
-    for (std::int64_t i = t0; i < t1; ++i) {
-      for (std::int64_t l = 0; l < width; l += N) {
-        hn::StoreU(hn::Max(hn::LoadU(d, tile_max + l), LoadSigned<IO>(d, at(i, l), negate)), d, tile_max + l);
-      }
-    }
     for (std::int64_t l = 0; l < width; l += N) {
+      // The tile's max for these lanes (this walk brings the tile into cache)...
+      auto tile_max = neg_inf;
+      for (std::int64_t i = t0; i < t1; ++i) tile_max = hn::Max(tile_max, LoadSigned<IO>(d, at(i, l), negate));
       const auto old_m = hn::LoadU(d, m + l);
-      const auto new_m = hn::Max(old_m, hn::LoadU(d, tile_max + l));
+      const auto new_m = hn::Max(old_m, tile_max);
       if (!hn::AllTrue(d, hn::Eq(old_m, new_m))) {
-        HWY_ALIGN T o[hn::MaxLanes(D())];
-        HWY_ALIGN T nm[hn::MaxLanes(D())];
-        hn::Store(old_m, d, o);
-        hn::Store(new_m, d, nm);
-        for (std::int64_t k = 0; k < N; ++k) {
-          // s was relative to the old max: rescale it (in double) to the new one.
-          if (!(o[k] == nm[k]) && sum[l + k] != 0.0) {
-            sum[l + k] *= std::exp(static_cast<double>(o[k]) - static_cast<double>(nm[k]));
-          }
-        }
+        RescaleSums(d, old_m, new_m, sum + l);  // s was relative to the old max
         hn::StoreU(new_m, d, m + l);
       }
-      // The tile is in cache now: add exp(x - m).
+      // ...then, from cache, add exp(x - m).
       DoubleSum<D> acc;
       for (std::int64_t i = t0; i < t1; ++i) {
         const auto v = LoadSigned<IO>(d, at(i, l), negate);
@@ -531,7 +546,7 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
   }
 
   // Per-lane scale: 1/s, or log(s) for log_softmax.
-  T* scale = ColState<T, 1>(width);
+  T* scale = ColState<T, 1>(width);  // (slot 1: any buffer but m's)
   for (std::int64_t l = 0; l < width; ++l) scale[l] = static_cast<T>(log ? std::log(sum[l]) : 1.0 / sum[l]);
   const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
   const bool can_stream = stream && IO::kCanStream && N > 1 && yls == 1 &&
@@ -633,36 +648,28 @@ void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std
                       const typename IO::Storage* y, std::int64_t ys, std::int64_t yls, typename IO::Storage* dx,
                       std::int64_t dxs, std::int64_t dxls, std::int64_t n, std::int64_t lanes, bool stream) {
   using T = hn::TFromD<D>;
-  using DD = typename DoubleSum<D>::DD;
-  const DD dd;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const auto ND = static_cast<std::int64_t>(hn::Lanes(dd));
   const std::int64_t width = lanes / N * N;
   if (width == 0) return;
   const bool softmax = kind == BackwardKind::kSoftmax;
-  // Accumulators laid out as DoubleSum keeps them: per vector, `lo` lanes then `hi` lanes.
-  double* acc = ColState<double, 3>(2 * width);
-  for (std::int64_t k = 0; k < 2 * width; ++k) acc[k] = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) {
+  // Per lane: partial sums over tiles of kColTile rows (in registers), added to a double total.
+  double* sum = ColState<double, 3>(width);
+  for (std::int64_t l = 0; l < width; ++l) sum[l] = 0.0;
+  for (std::int64_t t0 = 0; t0 < n; t0 += kColTile) {
+    const std::int64_t t1 = std::min(n, t0 + kColTile);
     for (std::int64_t l = 0; l < width; l += N) {
       DoubleSum<D> a;
-      a.lo = hn::LoadU(dd, acc + 2 * l);
-      a.hi = hn::LoadU(dd, acc + 2 * l + ND);
-      const auto gi = IO::Load(d, g + i * gs + l * gls);
-      a.Add(d, softmax ? hn::Mul(gi, IO::Load(d, y + i * ys + l * yls)) : gi);
-      hn::StoreU(a.lo, dd, acc + 2 * l);
-      hn::StoreU(a.hi, dd, acc + 2 * l + ND);
+      for (std::int64_t i = t0; i < t1; ++i) {
+        const auto gi = IO::Load(d, g + i * gs + l * gls);
+        a.Add(d, softmax ? hn::Mul(gi, IO::Load(d, y + i * ys + l * yls)) : gi);
+      }
+      HWY_ALIGN double part[2 * hn::MaxLanes(D())];
+      a.PerLane(part);
+      for (std::int64_t k = 0; k < N; ++k) sum[l + k] += part[k];
     }
   }
   T* total = ColState<T, 1>(width);
-  for (std::int64_t l = 0; l < width; l += N) {
-    DoubleSum<D> a;
-    a.lo = hn::LoadU(dd, acc + 2 * l);
-    a.hi = hn::LoadU(dd, acc + 2 * l + ND);
-    HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
-    a.PerLane(per_lane);
-    for (std::int64_t k = 0; k < N; ++k) total[l + k] = static_cast<T>(per_lane[k]);
-  }
+  for (std::int64_t l = 0; l < width; ++l) total[l] = static_cast<T>(sum[l]);
   const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
   const bool can_stream = stream && IO::kCanStream && N > 1 && dxls == 1 &&
                           reinterpret_cast<std::uintptr_t>(dx) % align == 0 &&
