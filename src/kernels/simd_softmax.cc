@@ -463,6 +463,9 @@ void RowsFusedImpl(SoftmaxKind kind, const void* xv, std::int64_t x_stride, void
 // width (D is the full vector, or one lane for leftovers and strided lanes), so results do not
 // depend on the layout or on how lanes are split between threads.
 constexpr std::int64_t kColTile = 16;
+// Columns of at most this many rows take ColsShortImpl (decided by n alone, like everything
+// that shapes the arithmetic).
+constexpr std::int64_t kColShortN = 1024;
 
 template <typename T, int kSlot>
 T* ColState(std::int64_t n) {
@@ -499,6 +502,48 @@ HWY_INLINE void RescaleSums(D /* tag */, V old_m, V new_m, double* sum) {
   }
 }
 
+// Short columns (n <= kColShortN), one vector of lanes at a time: max; exp kept in a scratch
+// buffer while summing in double; scale. One exp per element; the n x vector block stays in L1.
+// NaN and -inf need no special care here: a NaN makes the lane's sum NaN, and a lane of only
+// -inf computes exp(-inf - -inf) = NaN, which is PyTorch's answer.
+template <class IO, class D>
+void ColsShortImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
+                   typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t width,
+                   bool stream) {
+  using T = hn::TFromD<D>;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const bool log = kind == SoftmaxKind::kLogSoftmax;
+  T* e = ColState<T, 4>(n * N);
+  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
+  const bool can_stream = stream && IO::kCanStream && N > 1 && yls == 1 &&
+                          reinterpret_cast<std::uintptr_t>(y) % align == 0 &&
+                          (static_cast<std::uintptr_t>(ys) * sizeof(typename IO::Storage)) % align == 0;
+  for (std::int64_t l = 0; l < width; l += N) {
+    const auto* xl = x + l * xls;
+    auto* yl = y + l * yls;
+    auto m = hn::Set(d, -std::numeric_limits<T>::infinity());
+    for (std::int64_t i = 0; i < n; ++i) m = hn::Max(m, LoadSigned<IO>(d, xl + i * xs, negate));
+    DoubleSum<D> sum;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto ei = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), m));
+      if (!log) hn::StoreU(ei, d, e + i * N);
+      sum.Add(d, ei);
+    }
+    HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
+    sum.PerLane(per_lane);
+    HWY_ALIGN T scale[hn::MaxLanes(D())];
+    for (std::int64_t k = 0; k < N; ++k) scale[k] = static_cast<T>(log ? std::log(per_lane[k]) : 1.0 / per_lane[k]);
+    const auto vscale = hn::Load(d, scale);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto out = log ? hn::Sub(hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), m), vscale)
+                           : hn::Mul(hn::LoadU(d, e + i * N), vscale);
+      IO::Store(d, out, yl + i * ys, can_stream);
+    }
+  }
+  if (can_stream) hwy::FlushStream();
+}
+
 template <class IO, class D>
 void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
               typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t lanes,
@@ -507,6 +552,7 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const std::int64_t width = lanes / N * N;  // the caller sends leftovers through the 1-lane path
   if (width == 0) return;
+  if (n <= kColShortN) return ColsShortImpl<IO>(d, kind, x, xs, xls, y, ys, yls, n, width, stream);
   const bool negate = kind == SoftmaxKind::kSoftmin;
   const bool log = kind == SoftmaxKind::kLogSoftmax;
   const T inf = std::numeric_limits<T>::infinity();
