@@ -35,9 +35,11 @@ constexpr std::int64_t kStatsBlock = 8192;
 
 // ---- loading and storing each dtype as a compute vector ----------------------------------------
 
-struct F32Io {
-  using Storage = float;
-  using D = hn::ScalableTag<float>;
+// float32 and float64: stored as computed.
+template <typename S>
+struct PlainIo {
+  using Storage = S;
+  using D = hn::ScalableTag<S>;
   template <class DV>
   static hn::Vec<DV> Load(DV d, const Storage* p) { return hn::LoadU(d, p); }
   template <class DV>
@@ -47,19 +49,8 @@ struct F32Io {
   }
   static constexpr bool kCanStream = true;
 };
-
-struct F64Io {
-  using Storage = double;
-  using D = hn::ScalableTag<double>;
-  template <class DV>
-  static hn::Vec<DV> Load(DV d, const Storage* p) { return hn::LoadU(d, p); }
-  template <class DV>
-  static void Store(DV d, hn::Vec<DV> v, Storage* p, bool stream) {
-    if (stream) hn::Stream(v, d, p);
-    else hn::StoreU(v, d, p);
-  }
-  static constexpr bool kCanStream = true;
-};
+using F32Io = PlainIo<float>;
+using F64Io = PlainIo<double>;
 
 // IEEE half, converted with integer ops on every target (Highway 1.0's emulated conversions
 // neither round to nearest-even nor keep inf/NaN), matching smx::float_to_half_bits exactly.
@@ -256,6 +247,17 @@ typename IO::Storage PosInfStorage() {
   else return std::numeric_limits<typename IO::Storage>::infinity();
 }
 
+// Non-temporal stores need whole aligned vectors: rows starting on a vector boundary (and
+// row strides that keep them there), contiguous lanes, and a dtype stored at full width.
+template <class IO>
+bool CanStream(bool wanted, std::int64_t lanes_per_vector, const void* first, std::int64_t row_stride = 0,
+               std::int64_t lane_stride = 1) {
+  const auto align = static_cast<std::uintptr_t>(lanes_per_vector) * sizeof(typename IO::Storage);
+  return wanted && IO::kCanStream && lanes_per_vector > 1 && lane_stride == 1 &&
+         reinterpret_cast<std::uintptr_t>(first) % align == 0 &&
+         (static_cast<std::uintptr_t>(row_stride) * sizeof(typename IO::Storage)) % align == 0;
+}
+
 // ---- forward rows --------------------------------------------------------------------------------
 
 // max of a block (softmin: of -x); NaN if the block holds one.
@@ -364,8 +366,7 @@ void RowWriteImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, Ro
   const auto vmax = hn::Set(d, static_cast<T>(stats.max));
   // A row of only -inf has sum 0 here; exp(-inf - -inf) is NaN, so the row still ends NaN.
   const auto vscale = hn::Set(d, static_cast<T>(log ? std::log(stats.sum) : 1.0 / stats.sum));
-  stream = stream && IO::kCanStream &&
-           reinterpret_cast<std::uintptr_t>(y) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
+  stream = CanStream<IO>(stream, N, y);
   auto compute = [&](hn::Vec<D> v) {
     const auto shifted = hn::Sub(negate ? hn::Neg(v) : v, vmax);
     return log ? hn::Sub(shifted, vscale) : hn::Mul(ExpShifted(d, shifted), vscale);
@@ -429,8 +430,7 @@ HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typ
     sum.Add(d, a);
   }
   const auto vinv = hn::Set(d, static_cast<T>(1.0 / sum.Total()));
-  stream = stream && IO::kCanStream &&
-           reinterpret_cast<std::uintptr_t>(y) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
+  stream = CanStream<IO>(stream, N, y);
   for (i = 0; i + N <= n; i += N) IO::Store(d, hn::Mul(hn::LoadU(d, e + i), vinv), y + i, stream);
   if (i < n) {
     typename IO::Storage out[hn::MaxLanes(D())];
@@ -515,10 +515,7 @@ void ColsShortImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::in
   const bool negate = kind == SoftmaxKind::kSoftmin;
   const bool log = kind == SoftmaxKind::kLogSoftmax;
   T* e = ColState<T, 4>(n * N);
-  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
-  const bool can_stream = stream && IO::kCanStream && N > 1 && yls == 1 &&
-                          reinterpret_cast<std::uintptr_t>(y) % align == 0 &&
-                          (static_cast<std::uintptr_t>(ys) * sizeof(typename IO::Storage)) % align == 0;
+  const bool can_stream = CanStream<IO>(stream, N, y, ys, yls);
   for (std::int64_t l = 0; l < width; l += N) {
     const auto* xl = x + l * xls;
     auto* yl = y + l * yls;
@@ -594,10 +591,7 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
   // Per-lane scale: 1/s, or log(s) for log_softmax.
   T* scale = ColState<T, 1>(width);  // (slot 1: any buffer but m's)
   for (std::int64_t l = 0; l < width; ++l) scale[l] = static_cast<T>(log ? std::log(sum[l]) : 1.0 / sum[l]);
-  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
-  const bool can_stream = stream && IO::kCanStream && N > 1 && yls == 1 &&
-                          reinterpret_cast<std::uintptr_t>(y) % align == 0 &&
-                          (static_cast<std::uintptr_t>(ys) * sizeof(typename IO::Storage)) % align == 0;
+  const bool can_stream = CanStream<IO>(stream, N, y, ys, yls);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t l = 0; l < width; l += N) {
       const auto shifted = hn::Sub(LoadSigned<IO>(d, at(i, l), negate), hn::LoadU(d, m + l));
@@ -670,8 +664,7 @@ void RowBackwardWriteImpl(BackwardKind kind, const void* gv, const void* yv, voi
   auto* dx = static_cast<typename IO::Storage*>(dxv);
   const bool softmax = kind == BackwardKind::kSoftmax;
   const auto vacc = hn::Set(d, static_cast<T>(acc));
-  stream = stream && IO::kCanStream &&
-           reinterpret_cast<std::uintptr_t>(dx) % (static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage)) == 0;
+  stream = CanStream<IO>(stream, N, dx);
   auto compute = [&](hn::Vec<D> gi, hn::Vec<D> yi) {
     return softmax ? hn::Mul(yi, hn::Sub(gi, vacc)) : hn::NegMulAdd(ExpKeepNaN(d, yi), vacc, gi);
   };
@@ -716,10 +709,7 @@ void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std
   }
   T* total = ColState<T, 1>(width);
   for (std::int64_t l = 0; l < width; ++l) total[l] = static_cast<T>(sum[l]);
-  const auto align = static_cast<std::uintptr_t>(N) * sizeof(typename IO::Storage);
-  const bool can_stream = stream && IO::kCanStream && N > 1 && dxls == 1 &&
-                          reinterpret_cast<std::uintptr_t>(dx) % align == 0 &&
-                          (static_cast<std::uintptr_t>(dxs) * sizeof(typename IO::Storage)) % align == 0;
+  const bool can_stream = CanStream<IO>(stream, N, dx, dxs, dxls);
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t l = 0; l < width; l += N) {
       const auto gi = IO::Load(d, g + i * gs + l * gls);
