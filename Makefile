@@ -27,14 +27,17 @@ test:
 	scripts/run-fuzzers.sh $(FUZZ_SECONDS)
 
 # The benchmark against libtorch, oneDNN, XNNPACK and a parallel memcpy (2 threads by default:
-# BENCH_THREADS=N). Writes build/bench/bench.csv and docs/bench.png, prints the table.
+# BENCH_THREADS=N). Prints the table, writes build/bench/bench.csv, docs/bench.txt,
+# docs/bench.png and the table in README.md.
 BENCH_THREADS ?= 2
 bench:
 	scripts/install-deps.sh core bench
 	SMX_CMAKE_ARGS="-DSMX_BUILD_BENCH=ON -DSMX_BUILD_TESTS=OFF -DSMX_BUILD_PYTHON=OFF -DSMX_BUILD_CLI=OFF" \
 	  BUILD_DIR=build/bench scripts/build.sh release smx_bench
 	build/bench/bench/smx_bench --threads $(BENCH_THREADS) --csv build/bench/bench.csv | tee build/bench/bench.txt
+	cp build/bench/bench.txt docs/bench.txt
 	/usr/bin/python3 bench/plot.py build/bench/bench.csv docs/bench.png
+	/usr/bin/python3 bench/table.py build/bench/bench.csv README.md
 
 install:
 	scripts/install-deps.sh core cli

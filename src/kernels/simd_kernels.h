@@ -48,6 +48,10 @@ struct SimdDtypeKernels {
   void (*cols_strided)(SoftmaxKind kind, const void* x, std::int64_t x_row_stride,
                        std::int64_t x_lane_stride, void* y, std::int64_t y_row_stride,
                        std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes);
+  // Backward for whole rows of n <= kFusedRowMax contiguous elements, evenly spaced.
+  void (*rows_backward)(BackwardKind kind, const void* g, std::int64_t g_stride, const void* y,
+                        std::int64_t y_stride, void* dx, std::int64_t dx_stride, std::int64_t rows,
+                        std::int64_t n, bool stream);
   // Backward, pass 1: softmax sum(g * y); log_softmax sum(g).
   double (*row_backward_acc)(BackwardKind kind, const void* g, const void* y, std::int64_t n);
   // Backward, pass 2: dx from g, y and the whole row's accumulator.

@@ -682,6 +682,20 @@ void RowBackwardWriteImpl(BackwardKind kind, const void* gv, const void* yv, voi
 
 // Backward columns, walked row by row like the forward ones: per-lane double accumulators
 // (softmax: sum(g * y); log_softmax: sum(g)) in a per-thread array, then the write pass.
+// `rows` backward rows of n <= kFusedRowMax contiguous elements, evenly spaced.
+template <class IO>
+void RowsBackwardImpl(BackwardKind kind, const void* gv, std::int64_t gs, const void* yv, std::int64_t ys, void* dxv,
+                      std::int64_t dxs, std::int64_t rows, std::int64_t n, bool stream) {
+  using S = typename IO::Storage;
+  const auto* g = static_cast<const S*>(gv);
+  const auto* y = static_cast<const S*>(yv);
+  auto* dx = static_cast<S*>(dxv);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const double acc = RowBackwardAccImpl<IO>(kind, g + r * gs, y + r * ys, n);
+    RowBackwardWriteImpl<IO>(kind, g + r * gs, y + r * ys, dx + r * dxs, n, acc, stream);
+  }
+}
+
 template <class IO, class D>
 void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std::int64_t gs, std::int64_t gls,
                       const typename IO::Storage* y, std::int64_t ys, std::int64_t yls, typename IO::Storage* dx,
@@ -750,9 +764,10 @@ void ColsBackwardStrided(BackwardKind kind, const void* gv, std::int64_t gs, std
 
 template <class IO>
 constexpr SimdDtypeKernels MakeKernels() {
-  return SimdDtypeKernels{&RowsFusedImpl<IO>,       &RowStatsImpl<IO>,         &RowWriteImpl<IO>,         &ColsContiguous<IO>,
-                          &ColsStrided<IO>,        &RowBackwardAccImpl<IO>,   &RowBackwardWriteImpl<IO>,
-                          &ColsBackwardContiguous<IO>, &ColsBackwardStrided<IO>};
+  return SimdDtypeKernels{&RowsFusedImpl<IO>,          &RowStatsImpl<IO>,         &RowWriteImpl<IO>,
+                          &ColsContiguous<IO>,         &ColsStrided<IO>,          &RowsBackwardImpl<IO>,
+                          &RowBackwardAccImpl<IO>,     &RowBackwardWriteImpl<IO>, &ColsBackwardContiguous<IO>,
+                          &ColsBackwardStrided<IO>};
 }
 
 const SimdKernelTable* GetTable() {

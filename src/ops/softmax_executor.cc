@@ -239,7 +239,18 @@ void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& outpu
   const std::int64_t n = plan.row.size;
 
   if (inner_size(grad, dim) == 1) {
-    for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
+    const std::int64_t rows = plan.batch_count();
+    const auto& rs = plan.row.strides;
+    if (n <= kRowChunk && plan.batch.size() <= 1 && rs[0] == 1 && rs[1] == 1 && rs[2] == 1) {
+      // Evenly spaced contiguous rows: blocks of rows per kernel call.
+      auto stride = [&](std::size_t o) { return plan.batch.empty() ? 0 : plan.batch[0].strides[o]; };
+      parallel_for(rows, rows * n / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
+        k.rows_backward(kind, at(grad, begin * stride(0)), stride(0), at(output, begin * stride(1)), stride(1),
+                        at(dx, begin * stride(2)), stride(2), end - begin, n, stream);
+      });
+      return;
+    }
+    for_each_row(rows, n, [&](std::int64_t r, bool parallel) {
       const auto off = plan.batch_offsets(r);
       backward_row(k, kind, {at(grad, off[0]), plan.row.strides[0]}, {at(output, off[1]), plan.row.strides[1]},
                    {at(dx, off[2]), plan.row.strides[2]}, n, elem, stream, parallel);
