@@ -16,7 +16,7 @@ run:
 	build/release/seed_example
 
 test:
-	scripts/install-deps.sh core cli sanitize python torch
+	scripts/install-deps.sh core cli sanitize python torch cross
 	scripts/build.sh release
 	echo "== tests: g++ Release =="
 	cd build/release && $(CTEST)

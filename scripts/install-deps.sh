@@ -7,6 +7,7 @@ declare -A GROUPS_PKGS=(
   [core]="g++ cmake ninja-build pkg-config libgtest-dev libhwy-dev"
   [cli]="libcli11-dev"
   [sanitize]="clang-14 libclang-rt-14-dev"
+  [cross]="g++-aarch64-linux-gnu"
   [python]="pybind11-dev libdlpack-dev python3-dev python3-numpy python3-pytest"
   [torch]="python3-torch"
   [bench]="libbenchmark-dev libtorch-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev python3-matplotlib"

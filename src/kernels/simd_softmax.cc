@@ -183,45 +183,52 @@ template <class D>
 constexpr bool kOneLane = hn::MaxLanes(D()) == 1;
 
 template <class D>
-struct DoubleSum {
-  using DD = std::conditional_t<kOneLane<D> || sizeof(hn::TFromD<D>) == 8, hn::Rebind<double, D>,
-                                hn::Repartition<double, D>>;
-  DD dd;
-  hn::Vec<DD> lo;
-  hn::Vec<DD> hi;
+using SumTag = std::conditional_t<kOneLane<D> || sizeof(hn::TFromD<D>) == 8, hn::Rebind<double, D>,
+                                  hn::Repartition<double, D>>;
 
-  // Written out (not default member initializers) so it is compiled for this target.
-  HWY_INLINE DoubleSum() : lo(hn::Zero(DD())), hi(hn::Zero(DD())) {}
+// A running double sum of float (or double) vectors, kept in two double vectors lo/hi (free
+// functions, not a struct: SVE vectors cannot be class members).
+#define SMX_DOUBLE_SUM(D, lo, hi) \
+  auto lo = hn::Zero(SumTag<D>()); \
+  auto hi = lo
 
-  HWY_INLINE void Add(D d, hn::Vec<D> v) {
-    (void)d;
-    if constexpr (sizeof(hn::TFromD<D>) == 8) {
-      lo = hn::Add(lo, v);
-    } else if constexpr (kOneLane<D>) {
-      lo = hn::Add(lo, hn::PromoteTo(dd, v));
-    } else {
+template <class D, class VD>
+HWY_INLINE void SumAdd(D /* tag */, VD& lo, VD& hi, hn::Vec<D> v) {
+  const SumTag<D> dd;
+  if constexpr (sizeof(hn::TFromD<D>) == 8) {
+    lo = hn::Add(lo, v);
+  } else if constexpr (kOneLane<D>) {
+    lo = hn::Add(lo, hn::PromoteTo(dd, v));
+  } else {
 #if HWY_TARGET != HWY_SCALAR  // (HWY_SCALAR vectors are one lane, handled above)
-      const hn::Half<D> dh;
-      lo = hn::Add(lo, hn::PromoteTo(dd, hn::LowerHalf(dh, v)));
-      hi = hn::Add(hi, hn::PromoteTo(dd, hn::UpperHalf(dh, v)));
+    const hn::Half<D> dh;
+    lo = hn::Add(lo, hn::PromoteTo(dd, hn::LowerHalf(dh, v)));
+    hi = hn::Add(hi, hn::PromoteTo(dd, hn::UpperHalf(dh, v)));
 #endif
-    }
   }
-  // Lane i's total (the two halves added back), written to out[0..Lanes(D)).
-  HWY_INLINE void PerLane(double* out) const {
-    hn::StoreU(lo, dd, out);
-    if constexpr (sizeof(hn::TFromD<D>) == 4 && !kOneLane<D>) hn::StoreU(hi, dd, out + hn::Lanes(dd));
-  }
-  HWY_INLINE double Total() const {
-    HWY_ALIGN double buf[2 * hn::MaxLanes(DD())];
-    const size_t n = hn::Lanes(dd);
-    hn::StoreU(lo, dd, buf);
-    hn::StoreU(hi, dd, buf + n);
-    double t = 0.0;
-    for (size_t i = 0; i < 2 * n; ++i) t += buf[i];
-    return t;
-  }
-};
+  (void)hi;
+}
+
+// Lane i's total (the two halves added back), written to out[0..Lanes(D)).
+template <class D, class VD>
+HWY_INLINE void SumPerLane(D /* tag */, const VD& lo, const VD& hi, double* out) {
+  const SumTag<D> dd;
+  hn::StoreU(lo, dd, out);
+  if constexpr (sizeof(hn::TFromD<D>) == 4 && !kOneLane<D>) hn::StoreU(hi, dd, out + hn::Lanes(dd));
+  (void)hi;
+}
+
+template <class D, class VD>
+HWY_INLINE double SumTotal(D /* tag */, const VD& lo, const VD& hi) {
+  const SumTag<D> dd;
+  HWY_ALIGN double buf[2 * hn::MaxLanes(SumTag<D>())];
+  const size_t n = hn::Lanes(dd);
+  hn::StoreU(lo, dd, buf);
+  hn::StoreU(hi, dd, buf + n);
+  double t = 0.0;
+  for (size_t i = 0; i < 2 * n; ++i) t += buf[i];
+  return t;
+}
 
 // Copies a tail of `count` (< lanes) elements into a full-vector buffer padded with `pad`.
 template <class IO>
@@ -324,18 +331,19 @@ double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, d
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto vmax = hn::Set(d, static_cast<hn::TFromD<D>>(max));
-  DoubleSum<D> s0, s1;
+  SMX_DOUBLE_SUM(D, s0lo, s0hi);
+  SMX_DOUBLE_SUM(D, s1lo, s1hi);
   std::int64_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
-    s0.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
-    s1.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax)));
+    SumAdd(d, s0lo, s0hi, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
+    SumAdd(d, s1lo, s1hi, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax)));
   }
-  for (; i + N <= n; i += N) s0.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
+  for (; i + N <= n; i += N) SumAdd(d, s0lo, s0hi, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
   if (i < n) {  // padding is -inf after negation: exp(-inf) = 0 adds nothing
     const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
-    s1.Add(d, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax)));
+    SumAdd(d, s1lo, s1hi, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax)));
   }
-  return s0.Total() + s1.Total();
+  return SumTotal(d, s0lo, s0hi) + SumTotal(d, s1lo, s1hi);
 }
 
 template <class IO>
@@ -408,28 +416,28 @@ HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typ
   const auto vmax = hn::Set(d, static_cast<T>(max));
   auto exp_at = [&](const typename IO::Storage* p) { return ExpShifted(d, hn::Sub(LoadSigned<IO>(d, p, negate), vmax)); };
   // Pairs of exp vectors are added in float (one rounding, relative 6e-8) before the double sum.
-  DoubleSum<D> sum;
+  SMX_DOUBLE_SUM(D, sum_lo, sum_hi);
   std::int64_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
     const auto a = exp_at(x + i);
     const auto b = exp_at(x + i + N);
     hn::StoreU(a, d, e + i);
     hn::StoreU(b, d, e + i + N);
-    sum.Add(d, hn::Add(a, b));
+    SumAdd(d, sum_lo, sum_hi, hn::Add(a, b));
   }
   if (i + N <= n) {
     const auto a = exp_at(x + i);
     hn::StoreU(a, d, e + i);
-    sum.Add(d, a);
+    SumAdd(d, sum_lo, sum_hi, a);
     i += N;
   }
   if (i < n) {
     const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
     const auto a = exp_at(tail.buf);
     hn::StoreU(a, d, e + i);
-    sum.Add(d, a);
+    SumAdd(d, sum_lo, sum_hi, a);
   }
-  const auto vinv = hn::Set(d, static_cast<T>(1.0 / sum.Total()));
+  const auto vinv = hn::Set(d, static_cast<T>(1.0 / SumTotal(d, sum_lo, sum_hi)));
   stream = CanStream<IO>(stream, N, y);
   for (i = 0; i + N <= n; i += N) IO::Store(d, hn::Mul(hn::LoadU(d, e + i), vinv), y + i, stream);
   if (i < n) {
@@ -478,7 +486,7 @@ T* ColState(std::int64_t n) {
 // must not add float rounding to sums that are kept in double.
 template <class D, class V>
 HWY_INLINE void RescaleSums(D /* tag */, V old_m, V new_m, double* sum) {
-  using DD = typename DoubleSum<D>::DD;
+  using DD = SumTag<D>;
   const DD dd;
   const auto one = hn::Set(dd, 1.0);
   auto rescale = [&](const auto& o, const auto& nw, double* s) {
@@ -521,14 +529,14 @@ void ColsShortImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::in
     auto* yl = y + l * yls;
     auto m = hn::Set(d, -std::numeric_limits<T>::infinity());
     for (std::int64_t i = 0; i < n; ++i) m = hn::Max(m, LoadSigned<IO>(d, xl + i * xs, negate));
-    DoubleSum<D> sum;
+    SMX_DOUBLE_SUM(D, sum_lo, sum_hi);
     for (std::int64_t i = 0; i < n; ++i) {
       const auto ei = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), m));
       if (!log) hn::StoreU(ei, d, e + i * N);
-      sum.Add(d, ei);
+      SumAdd(d, sum_lo, sum_hi, ei);
     }
     HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
-    sum.PerLane(per_lane);
+    SumPerLane(d, sum_lo, sum_hi, per_lane);
     HWY_ALIGN T scale[hn::MaxLanes(D())];
     for (std::int64_t k = 0; k < N; ++k) scale[k] = static_cast<T>(log ? std::log(per_lane[k]) : 1.0 / per_lane[k]);
     const auto vscale = hn::Load(d, scale);
@@ -577,13 +585,13 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
         hn::StoreU(new_m, d, m + l);
       }
       // ...then, from cache, add exp(x - m).
-      DoubleSum<D> acc;
+      SMX_DOUBLE_SUM(D, acc_lo, acc_hi);
       for (std::int64_t i = t0; i < t1; ++i) {
         const auto v = LoadSigned<IO>(d, at(i, l), negate);
-        acc.Add(d, hn::IfThenZeroElse(hn::Eq(v, neg_inf), ExpShifted(d, hn::Sub(v, new_m))));
+        SumAdd(d, acc_lo, acc_hi, hn::IfThenZeroElse(hn::Eq(v, neg_inf), ExpShifted(d, hn::Sub(v, new_m))));
       }
       HWY_ALIGN double part[2 * hn::MaxLanes(D())];
-      acc.PerLane(part);
+      SumPerLane(d, acc_lo, acc_hi, part);
       for (std::int64_t k = 0; k < N; ++k) sum[l + k] += part[k];
     }
   }
@@ -637,19 +645,19 @@ double RowBackwardAccImpl(BackwardKind kind, const void* gv, const void* yv, std
   const auto* g = static_cast<const typename IO::Storage*>(gv);
   const auto* y = static_cast<const typename IO::Storage*>(yv);
   const bool softmax = kind == BackwardKind::kSoftmax;
-  DoubleSum<D> acc;
+  SMX_DOUBLE_SUM(D, acc_lo, acc_hi);
   std::int64_t i = 0;
   for (; i + N <= n; i += N) {
     const auto gi = IO::Load(d, g + i);
-    acc.Add(d, softmax ? hn::Mul(gi, IO::Load(d, y + i)) : gi);
+    SumAdd(d, acc_lo, acc_hi, softmax ? hn::Mul(gi, IO::Load(d, y + i)) : gi);
   }
   if (i < n) {
     const Tail<IO> gt(g + i, n - i, typename IO::Storage{});
     const Tail<IO> yt(y + i, n - i, typename IO::Storage{});
     const auto gi = IO::Load(d, gt.buf);
-    acc.Add(d, softmax ? hn::Mul(gi, IO::Load(d, yt.buf)) : gi);
+    SumAdd(d, acc_lo, acc_hi, softmax ? hn::Mul(gi, IO::Load(d, yt.buf)) : gi);
   }
-  return acc.Total();
+  return SumTotal(d, acc_lo, acc_hi);
 }
 
 template <class IO>
@@ -711,13 +719,13 @@ void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std
   for (std::int64_t t0 = 0; t0 < n; t0 += kColTile) {
     const std::int64_t t1 = std::min(n, t0 + kColTile);
     for (std::int64_t l = 0; l < width; l += N) {
-      DoubleSum<D> a;
+      SMX_DOUBLE_SUM(D, a_lo, a_hi);
       for (std::int64_t i = t0; i < t1; ++i) {
         const auto gi = IO::Load(d, g + i * gs + l * gls);
-        a.Add(d, softmax ? hn::Mul(gi, IO::Load(d, y + i * ys + l * yls)) : gi);
+        SumAdd(d, a_lo, a_hi, softmax ? hn::Mul(gi, IO::Load(d, y + i * ys + l * yls)) : gi);
       }
       HWY_ALIGN double part[2 * hn::MaxLanes(D())];
-      a.PerLane(part);
+      SumPerLane(d, a_lo, a_hi, part);
       for (std::int64_t k = 0; k < N; ++k) sum[l + k] += part[k];
     }
   }
