@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/reference_softmax.h"
@@ -142,7 +143,9 @@ HWY_INLINE V ExpKeepNaN(D d, V v) {
 // v > 0 and subnormal results. Error: within 2 ulp (tested against the float64 oracle).
 // Results below e^-87.34 would be subnormal and are flushed to 0 (|error| < 1.2e-38); NaN in
 // gives NaN out, -inf gives 0.
-template <class D, class V>
+constexpr float kExpCutoff = -0x1.5D589Ep6f;  // below: exp(v) would be subnormal, flushed to 0
+
+template <bool kFlush = true, class D, class V>
 HWY_INLINE V ExpNonPositiveF32(D d, V v) {
   const hn::RebindToSigned<D> di;
   const auto magic = hn::Set(d, 0x1.8000FEp23f);  // rounds v*log2(e) and biases it for 2^n
@@ -156,7 +159,8 @@ HWY_INLINE V ExpNonPositiveF32(D d, V v) {
   p = hn::MulAdd(p, r, hn::Set(d, 0x1.FFFDC6p-2f));
   p = hn::MulAdd(p, r, hn::Set(d, 0x1.FFFFF6p-1f));
   const auto f = hn::MulAdd(hn::Mul(r, scale), p, scale);  // 2^n * (1 + r*p(r))
-  return hn::IfThenZeroElse(hn::Lt(v, hn::Set(d, -0x1.5D589Ep6f)), f);
+  if constexpr (!kFlush) return f;  // the caller knows v >= kExpCutoff (or NaN) everywhere
+  return hn::IfThenZeroElse(hn::Lt(v, hn::Set(d, kExpCutoff)), f);
 }
 
 // exp of a max-shifted value: the fast path for float, hwy::Exp (NaN kept) for double.
@@ -324,6 +328,41 @@ double RowMaxPlain(bool negate, const typename IO::Storage* x, std::int64_t n) {
   return static_cast<double>(hn::GetLane(hn::MaxOfLanes(d, hn::Max(hn::Max(m0, m1), hn::Max(m2, m3)))));
 }
 
+// min and max of a row in one pass (softmin: of -x), without NaN tracking (see RowMaxPlain).
+template <class IO>
+std::pair<double, double> RowMinMaxPlain(bool negate, const typename IO::Storage* x, std::int64_t n) {
+  using D = typename IO::D;
+  using T = hn::TFromD<D>;
+  const D d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  auto lo0 = hn::Set(d, std::numeric_limits<T>::infinity());
+  auto lo1 = lo0;
+  auto hi0 = hn::Set(d, -std::numeric_limits<T>::infinity());
+  auto hi1 = hi0;
+  std::int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = LoadSigned<IO>(d, x + i, negate);
+    const auto b = LoadSigned<IO>(d, x + i + N, negate);
+    lo0 = hn::Min(lo0, a);
+    hi0 = hn::Max(hi0, a);
+    lo1 = hn::Min(lo1, b);
+    hi1 = hn::Max(hi1, b);
+  }
+  for (; i + N <= n; i += N) {
+    const auto a = LoadSigned<IO>(d, x + i, negate);
+    lo0 = hn::Min(lo0, a);
+    hi0 = hn::Max(hi0, a);
+  }
+  if (i < n) {  // pad with a copy of the first element: it changes neither min nor max
+    const Tail<IO> tail(x + i, n - i, x[0]);
+    const auto a = LoadSigned<IO>(d, tail.buf, negate);
+    lo1 = hn::Min(lo1, a);
+    hi1 = hn::Max(hi1, a);
+  }
+  return {static_cast<double>(hn::GetLane(hn::MinOfLanes(d, hn::Min(lo0, lo1)))),
+          static_cast<double>(hn::GetLane(hn::MaxOfLanes(d, hn::Max(hi0, hi1))))};
+}
+
 // sum(exp(x - max)) of a block, accumulated in double.
 template <class IO>
 double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, double max) {
@@ -400,40 +439,68 @@ T* Scratch(std::int64_t n) {
 
 // Whole rows of up to kFusedRowMax elements: max; exp (kept) and sum; scale. One exp per
 // element, and the row is read from memory once.
+template <class IO, bool kFlush>
+HWY_INLINE void RowFusedExp(bool negate, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
+                            bool stream, hn::TFromD<typename IO::D>* e, double max);
+
 template <class IO>
 HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
                             bool stream, hn::TFromD<typename IO::D>* e) {
+  using T = hn::TFromD<typename IO::D>;
+  const bool negate = kind == SoftmaxKind::kSoftmin;
+  if (kind == SoftmaxKind::kLogSoftmax) {
+    const double max = RowMaxPlain<IO>(negate, x, n);
+    RowWriteImpl<IO>(kind, x, y, n, RowStats{max, BlockSumExp<IO>(negate, x, n, max)}, stream);
+    return;
+  }
+  const auto [min, max] = RowMinMaxPlain<IO>(negate, x, n);
+  // When no x - max can fall below the flush cutoff (the usual case: it takes a spread of 87
+  // within the row), the exp skips its flush-to-zero select. Same values either way.
+  if (sizeof(T) == 4 && max - min <= -static_cast<double>(kExpCutoff)) {
+    RowFusedExp<IO, false>(negate, x, y, n, stream, e, max);
+  } else {
+    RowFusedExp<IO, true>(negate, x, y, n, stream, e, max);
+  }
+}
+
+template <class IO, bool kFlush>
+HWY_INLINE void RowFusedExp(bool negate, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
+                            bool stream, hn::TFromD<typename IO::D>* e, double max) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const bool negate = kind == SoftmaxKind::kSoftmin;
-  const double max = RowMaxPlain<IO>(negate, x, n);
-  if (kind == SoftmaxKind::kLogSoftmax) {
-    RowWriteImpl<IO>(kind, x, y, n, RowStats{max, BlockSumExp<IO>(negate, x, n, max)}, stream);
-    return;
-  }
   const auto vmax = hn::Set(d, static_cast<T>(max));
-  auto exp_at = [&](const typename IO::Storage* p) { return ExpShifted(d, hn::Sub(LoadSigned<IO>(d, p, negate), vmax)); };
-  // Pairs of exp vectors are added in float (one rounding, relative 6e-8) before the double sum.
+  auto exp_at = [&](const typename IO::Storage* p) {
+    const auto v = hn::Sub(LoadSigned<IO>(d, p, negate), vmax);
+    if constexpr (sizeof(T) == 4) {
+      return ExpNonPositiveF32<kFlush>(d, v);
+    } else {
+      return ExpShifted(d, v);
+    }
+  };
+  // Four exp vectors are added in float (two roundings, relative 1.2e-7) before the double sum.
   SMX_DOUBLE_SUM(D, sum_lo, sum_hi);
   std::int64_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
+  for (; i + 4 * N <= n; i += 4 * N) {
     const auto a = exp_at(x + i);
     const auto b = exp_at(x + i + N);
+    const auto c = exp_at(x + i + 2 * N);
+    const auto f = exp_at(x + i + 3 * N);
     hn::StoreU(a, d, e + i);
     hn::StoreU(b, d, e + i + N);
-    SumAdd(d, sum_lo, sum_hi, hn::Add(a, b));
+    hn::StoreU(c, d, e + i + 2 * N);
+    hn::StoreU(f, d, e + i + 3 * N);
+    SumAdd(d, sum_lo, sum_hi, hn::Add(hn::Add(a, b), hn::Add(c, f)));
   }
-  if (i + N <= n) {
+  for (; i + N <= n; i += N) {
     const auto a = exp_at(x + i);
     hn::StoreU(a, d, e + i);
     SumAdd(d, sum_lo, sum_hi, a);
-    i += N;
   }
-  if (i < n) {
+  if (i < n) {  // the -inf padding needs the flush (exp(-inf) = 0) in any case
     const Tail<IO> tail(x + i, n - i, negate ? PosInfStorage<IO>() : NegInfStorage<IO>());
-    const auto a = exp_at(tail.buf);
+    const auto a = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, tail.buf, negate), vmax));
     hn::StoreU(a, d, e + i);
     SumAdd(d, sum_lo, sum_hi, a);
   }
