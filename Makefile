@@ -36,8 +36,7 @@ bench:
 	  BUILD_DIR=build/bench scripts/build.sh release smx_bench
 	build/bench/bench/smx_bench --threads $(BENCH_THREADS) --csv build/bench/bench.csv | tee build/bench/bench.txt
 	cp build/bench/bench.txt docs/bench.txt
-	/usr/bin/python3 bench/plot.py build/bench/bench.csv docs/bench.png
-	/usr/bin/python3 bench/table.py build/bench/bench.csv README.md
+	/usr/bin/python3 bench/report.py build/bench/bench.csv docs/bench.png README.md
 
 install:
 	scripts/install-deps.sh core cli
