@@ -14,6 +14,7 @@
 #include "ops/softmax_executor.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -189,6 +190,24 @@ void for_each_lane_block(const SlabPlan& plan, Fn&& fn) {
                });
 }
 
+// Evenly spaced contiguous rows of at most one chunk (the common case): calls
+// fn(first row, row count, per-operand row spacing) on blocks of rows, in parallel. Returns
+// false, doing nothing, for any other layout.
+template <typename Fn>
+bool for_each_row_block(const SlabPlan& plan, Fn&& fn) {
+  const std::int64_t n = plan.row.size;
+  if (n > kRowChunk || plan.batch.size() > 1) return false;
+  for (std::size_t o = 0; o < plan.operands; ++o) {
+    if (plan.row.strides[o] != 1) return false;
+  }
+  const std::array<std::int64_t, kMaxOperands> spacing =
+      plan.batch.empty() ? std::array<std::int64_t, kMaxOperands>{} : plan.batch[0].strides;
+  const std::int64_t rows = plan.batch_count();
+  parallel_for(rows, rows * n / kMinElementsPerThread,
+               [&](std::int64_t begin, std::int64_t end) { fn(begin, end - begin, spacing); });
+  return true;
+}
+
 }  // namespace
 
 void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::int64_t dim) {
@@ -199,17 +218,11 @@ void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::in
   const std::int64_t n = plan.row.size;
 
   if (inner_size(x, dim) == 1) {
-    const std::int64_t rows = plan.batch_count();
-    if (n <= kRowChunk && plan.batch.size() <= 1 && plan.row.strides[0] == 1 && plan.row.strides[1] == 1) {
-      // Evenly spaced contiguous rows (the common case): blocks of rows per kernel call.
-      const std::int64_t xs = plan.batch.empty() ? 0 : plan.batch[0].strides[0];
-      const std::int64_t ys = plan.batch.empty() ? 0 : plan.batch[0].strides[1];
-      parallel_for(rows, rows * n / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
-        k.rows_fused(kind, at(x, begin * xs), xs, at(y, begin * ys), ys, end - begin, n, stream);
-      });
-      return;
-    }
-    for_each_row(rows, n, [&](std::int64_t r, bool parallel) {
+    const bool blocked = for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
+      k.rows_fused(kind, at(x, first * s[0]), s[0], at(y, first * s[1]), s[1], count, n, stream);
+    });
+    if (blocked) return;
+    for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
       const auto off = plan.batch_offsets(r);
       forward_row(k, kind, {at(x, off[0]), plan.row.strides[0]}, {at(y, off[1]), plan.row.strides[1]}, n, elem,
                   stream, parallel);
@@ -239,18 +252,12 @@ void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& outpu
   const std::int64_t n = plan.row.size;
 
   if (inner_size(grad, dim) == 1) {
-    const std::int64_t rows = plan.batch_count();
-    const auto& rs = plan.row.strides;
-    if (n <= kRowChunk && plan.batch.size() <= 1 && rs[0] == 1 && rs[1] == 1 && rs[2] == 1) {
-      // Evenly spaced contiguous rows: blocks of rows per kernel call.
-      auto stride = [&](std::size_t o) { return plan.batch.empty() ? 0 : plan.batch[0].strides[o]; };
-      parallel_for(rows, rows * n / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
-        k.rows_backward(kind, at(grad, begin * stride(0)), stride(0), at(output, begin * stride(1)), stride(1),
-                        at(dx, begin * stride(2)), stride(2), end - begin, n, stream);
-      });
-      return;
-    }
-    for_each_row(rows, n, [&](std::int64_t r, bool parallel) {
+    const bool blocked = for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
+      k.rows_backward(kind, at(grad, first * s[0]), s[0], at(output, first * s[1]), s[1], at(dx, first * s[2]), s[2],
+                      count, n, stream);
+    });
+    if (blocked) return;
+    for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
       const auto off = plan.batch_offsets(r);
       backward_row(k, kind, {at(grad, off[0]), plan.row.strides[0]}, {at(output, off[1]), plan.row.strides[1]},
                    {at(dx, off[2]), plan.row.strides[2]}, n, elem, stream, parallel);
