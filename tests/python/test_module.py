@@ -129,7 +129,7 @@ def test_threads_setting():
 
 def test_gil_is_released_while_computing():
     # While one thread runs a long softmax, another Python thread must keep running.
-    x = np.random.default_rng(1).standard_normal((4, 4_000_000)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((8, 4_000_000)).astype(np.float32)  # ~0.1 s on one core
     smx.set_num_threads(1)
     ticks = []
     stop = threading.Event()
