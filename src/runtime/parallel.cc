@@ -1,5 +1,7 @@
 #include "runtime/parallel.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,9 +37,17 @@ std::atomic<int>& thread_setting() {
 // and chunks are claimed from a counter under the pool mutex (the caller claims chunks too).
 class Pool {
  public:
+  // The pool is never destroyed (its workers end with the process), and a forked child gets a
+  // fresh one: the parent's worker threads do not exist there, so waiting for them would hang
+  // (think of Python's multiprocessing).
   static Pool& instance() {
-    static Pool pool;
-    return pool;
+    static const bool registered = [] {
+      current() = new Pool;
+      ::pthread_atfork(nullptr, nullptr, [] { current() = new Pool; });
+      return true;
+    }();
+    (void)registered;
+    return *current();
   }
 
   void run(std::int64_t chunks, const std::function<void(std::int64_t)>& chunk_fn) {
@@ -63,16 +73,12 @@ class Pool {
     if (error_) std::rethrow_exception(error_);
   }
 
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (auto& t : workers_) t.join();
+ private:
+  static Pool*& current() {
+    static Pool* pool = nullptr;
+    return pool;
   }
 
- private:
   void ensure_workers(int n) {
     while (static_cast<int>(workers_.size()) < n) {
       workers_.emplace_back([this] { worker_loop(); });
@@ -99,8 +105,7 @@ class Pool {
       spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
+        wake_.wait(lock, [&] { return generation_ != seen; });
         seen = generation_;
       }
       work();
@@ -148,7 +153,6 @@ class Pool {
   std::int64_t pending_ = 0;
   std::exception_ptr error_;
   std::uint64_t generation_ = 0;
-  bool stop_ = false;
   // Lock-free copies of generation_ and pending_ for the spinning waits.
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::int64_t> pending_left_{0};

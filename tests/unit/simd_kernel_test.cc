@@ -5,11 +5,19 @@
 #include <gtest/gtest.h>
 
 #include <hwy/targets.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unistd.h>
 
 #include <cmath>
 #include <string>
 
 #include "kernels/simd_kernels.h"
+#include "runtime/parallel.h"
 #include "smx/smx.h"
 #include "test_support.h"
 
@@ -212,6 +220,44 @@ TEST(Threads, SettingIsValidated) {
   EXPECT_THROW(set_num_threads(0), ValueError);
   set_num_threads(3);
   EXPECT_EQ(get_num_threads(), 3);
+  set_num_threads(saved);
+}
+
+}  // namespace
+}  // namespace smx
+
+namespace smx {
+namespace {
+
+// A forked child (Python's multiprocessing does this) gets a working pool of its own: the
+// parent's workers do not exist there, so without a fresh pool the child would run every chunk
+// on one thread (or hang, had a worker held the pool's lock at the fork).
+TEST(Threads, ForkedChildGetsItsOwnWorkers) {
+  const int saved = get_num_threads();
+  set_num_threads(2);
+  auto distinct_threads = [] {
+    std::mutex mutex;
+    std::set<std::thread::id> ids;
+    detail::parallel_for(2, 2, [&](std::int64_t, std::int64_t) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // time for the worker to join
+      std::lock_guard<std::mutex> lock(mutex);
+      ids.insert(std::this_thread::get_id());
+    });
+    return ids.size();
+  };
+  ASSERT_EQ(distinct_threads(), 2u);  // the parent's pool has its worker now
+  const Tensor x = randn({256, 4096}, 8);
+  const auto before = test::values(softmax(x, 1));
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const bool ok = distinct_threads() == 2 && test::values(softmax(x, 1)) == before;
+    std::_Exit(ok ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
   set_num_threads(saved);
 }
 
