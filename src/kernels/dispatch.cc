@@ -1,6 +1,7 @@
 // Choosing the SIMD target: the best one this CPU supports, unless SMX_ISA names another.
 #include <hwy/targets.h>
 
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -31,6 +32,8 @@ std::int64_t supported_simd_targets() { return hwy::SupportedTargets() & compile
 
 namespace {
 
+std::atomic<bool> g_reference{false};
+
 std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -41,7 +44,11 @@ void apply_isa_override() {
   const char* env = std::getenv("SMX_ISA");
   if (env == nullptr || *env == '\0') return;
   const std::string wanted = upper(env);
-  std::string available;
+  if (wanted == "REFERENCE") {
+    g_reference.store(true);
+    return;
+  }
+  std::string available = "REFERENCE";
   const std::int64_t supported = supported_simd_targets();
   for (std::int64_t bit = 1; bit > 0 && bit <= supported; bit <<= 1) {
     if (!(supported & bit)) continue;
@@ -50,7 +57,7 @@ void apply_isa_override() {
       hwy::DisableTargets(bit - 1);  // better targets have lower bits
       return;
     }
-    available += (available.empty() ? "" : ", ") + name;
+    available += ", " + name;
   }
   throw RuntimeError("SMX_ISA=" + std::string(env) + " is not a target this build supports on this CPU (available: " +
                      available + ")");
@@ -66,10 +73,22 @@ const SimdKernelTable& simd_kernels() {
 
 void force_simd_target_for_test(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
 
+bool reference_kernels_selected() {
+  simd_kernels();  // applies SMX_ISA once
+  return g_reference.load(std::memory_order_relaxed);
+}
+
+void force_reference_kernels_for_test(bool on) {
+  simd_kernels();
+  g_reference.store(on);
+}
+
 }  // namespace smx::detail
 
 namespace smx {
 
-const char* simd_target() { return detail::simd_kernels().target; }
+const char* simd_target() {
+  return detail::reference_kernels_selected() ? "REFERENCE" : detail::simd_kernels().target;
+}
 
 }  // namespace smx

@@ -84,4 +84,8 @@ std::int64_t supported_simd_targets();
 // For tests and benchmarks.
 void force_simd_target_for_test(std::int64_t target);
 
+// True when the scalar reference kernels should run instead (SMX_ISA=REFERENCE, or a test).
+bool reference_kernels_selected();
+void force_reference_kernels_for_test(bool on);
+
 }  // namespace smx::detail

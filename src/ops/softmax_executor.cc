@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/reference_softmax.h"
 #include "kernels/simd_kernels.h"
 #include "ops/slab_plan.h"
 #include "runtime/parallel.h"
@@ -208,6 +209,17 @@ bool for_each_row_block(const SlabPlan& plan, Fn&& fn) {
   return true;
 }
 
+// The scalar reference kernels over every slab (SMX_ISA=REFERENCE): slow, simple, kept as the
+// oracle and as the fallback of last resort.
+template <typename SlabFn>
+void for_each_reference_slab(const SlabPlan& plan, SlabFn&& slab) {
+  const std::int64_t count = plan.batch_count();
+  parallel_for(count, count * plan.row.size * plan.lanes.size / kMinElementsPerThread,
+               [&](std::int64_t begin, std::int64_t end) {
+                 for (std::int64_t b = begin; b < end; ++b) slab(plan.batch_offsets(b));
+               });
+}
+
 }  // namespace
 
 void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::int64_t dim) {
@@ -216,7 +228,16 @@ void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::in
   const std::size_t elem = x.element_size();
   const bool stream = y.numel() * static_cast<std::int64_t>(elem) >= kStreamBytes;
   const std::int64_t n = plan.row.size;
+  const auto& rs = plan.row.strides;
+  const auto& ls = plan.lanes.strides;
 
+  if (reference_kernels_selected()) {
+    for_each_reference_slab(plan, [&](const auto& off) {
+      reference_forward(x.dtype(), kind,
+                        ForwardSlab{{at(x, off[0]), rs[0], ls[0]}, {at(y, off[1]), rs[1], ls[1]}, n, plan.lanes.size});
+    });
+    return;
+  }
   if (inner_size(x, dim) == 1) {
     const bool blocked = for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
       k.rows_fused(kind, at(x, first * s[0]), s[0], at(y, first * s[1]), s[1], count, n, stream);
@@ -251,6 +272,16 @@ void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& outpu
   const bool stream = dx.numel() * static_cast<std::int64_t>(elem) >= kStreamBytes;
   const std::int64_t n = plan.row.size;
 
+  if (reference_kernels_selected()) {
+    const auto& rs = plan.row.strides;
+    const auto& ls = plan.lanes.strides;
+    for_each_reference_slab(plan, [&](const auto& off) {
+      reference_backward(grad.dtype(), kind,
+                         BackwardSlab{{at(grad, off[0]), rs[0], ls[0]}, {at(output, off[1]), rs[1], ls[1]},
+                                      {at(dx, off[2]), rs[2], ls[2]}, n, plan.lanes.size});
+    });
+    return;
+  }
   if (inner_size(grad, dim) == 1) {
     const bool blocked = for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
       k.rows_backward(kind, at(grad, first * s[0]), s[0], at(output, first * s[1]), s[1], at(dx, first * s[2]), s[2],

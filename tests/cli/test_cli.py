@@ -299,3 +299,24 @@ def test_success_replaces_output_atomically(run, tmp_path):
     run("softmin", "--dim", "0", "[1, 2]", "-o", str(out), check_rc=0)
     np.testing.assert_allclose(np.load(out), torch.softmax(-torch.tensor([1.0, 2.0]), 0).numpy(), rtol=1e-6)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.npy"]
+
+
+@pytest.mark.parametrize("isa", ["reference", "AVX2", "sse4"])
+def test_smx_isa_forces_a_target(smx_bin, isa):
+    import subprocess
+    env = dict(os.environ, SMX_ISA=isa)
+    info = subprocess.run([smx_bin, "info"], capture_output=True, env=env, timeout=60)
+    if isa == "AVX2" and b"AVX2" not in info.stdout and info.returncode != 0:
+        pytest.skip("this CPU has no AVX2")
+    assert info.returncode == 0, info.stderr
+    assert f"simd: {isa.upper()}".encode() in info.stdout
+    out = subprocess.run([smx_bin, "softmax", "--dim", "1", "[[1,2,3],[4,5,7]]"], capture_output=True, env=env,
+                         timeout=60)
+    assert out.stdout.decode() == repr(torch.softmax(torch.tensor([[1.0, 2, 3], [4, 5, 7]]), 1)) + "\n"
+
+
+def test_unknown_smx_isa_is_an_error(smx_bin):
+    import subprocess
+    p = subprocess.run([smx_bin, "softmax", "--dim", "0", "[1]"], capture_output=True,
+                       env=dict(os.environ, SMX_ISA="bogus"), timeout=60)
+    assert p.returncode == 1 and b"SMX_ISA=bogus" in p.stderr and b"REFERENCE" in p.stderr
