@@ -5,7 +5,7 @@ src=$1
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cd "$src"
-/usr/bin/python3 -m pip install --quiet --no-build-isolation --no-deps --target "$scratch/site" . \
+/usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps --target "$scratch/site" . \
   >"$scratch/pip.log" 2>&1 || { cat "$scratch/pip.log"; exit 1; }
 cd "$scratch"
 PYTHONPATH="$scratch/site" /usr/bin/python3 - <<'PY'
