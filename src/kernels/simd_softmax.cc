@@ -4,9 +4,11 @@
 // The math, per row (softmin loads -x instead of x):
 //   stats:  m = max(x); s = sum(exp(x - m))     x - m <= 0, so exp never overflows
 //   write:  softmax y = exp(x - m) * (1 / s);   log_softmax y = (x - m) - log(s)
-// NaN handling: x86's max drops NaN operands, so the max pass tracks NaN separately; hwy::Exp
-// maps NaN to 0, so ExpKeepNaN puts NaN back. A NaN or +inf anywhere, or a row of only -inf,
-// then yields NaN everywhere in the row, as in PyTorch.
+// NaN handling: x86's max may drop a NaN operand, but exp(NaN - m) is NaN whatever m is, so a
+// NaN reaches the sum and with it every output; only the blocked long-row statistics track NaN
+// in the max (a block's sum is skipped when its max is -inf). hwy::Exp maps NaN to 0, so
+// ExpKeepNaN puts NaN back. A NaN or +inf anywhere, or a row of only -inf, gives NaN everywhere
+// in the row, as in PyTorch.
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd_softmax.cc"
