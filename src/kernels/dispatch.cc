@@ -3,9 +3,7 @@
 
 #include <atomic>
 #include <cctype>
-#include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <mutex>
 #include <string>
 
@@ -17,16 +15,6 @@ namespace smx::detail {
 
 const SimdKernelTable& dispatched_simd_kernels();  // simd_softmax.cc
 std::int64_t compiled_simd_targets();             // simd_softmax.cc
-
-RowStats merge_row_stats(RowStats a, RowStats b) {
-  if (std::isnan(a.max) || std::isnan(b.max)) {
-    return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
-  }
-  const double m = std::max(a.max, b.max);
-  // A piece with sum 0 (only -inf) adds nothing; skipping it avoids exp(-inf - -inf) = NaN.
-  auto part = [m](RowStats r) { return r.sum == 0.0 ? 0.0 : r.sum * std::exp(r.max - m); };
-  return {m, part(a) + part(b)};
-}
 
 std::int64_t supported_simd_targets() { return hwy::SupportedTargets() & compiled_simd_targets(); }
 

@@ -28,15 +28,21 @@ void check_defined(const Tensor& t, const char* what) {
   if (!t.defined()) throw RuntimeError(std::string(what) + " is an undefined tensor");
 }
 
-// PyTorch's dispatch error names the kernel: softmin runs the softmax kernel, a 0-d input counts
-// as last-dim, and PyTorch's kernel over other dims is named "softmax_kernel_impl" for
-// log_softmax too.
+// PyTorch's dispatch error for a non-floating dtype: `"<base>[_lastdim]<suffix>" not implemented
+// for 'Long'`, where a 0-d input counts as last-dim.
+[[noreturn]] void throw_not_implemented(const std::string& base, const std::string& suffix, const Tensor& x,
+                                        std::int64_t dim) {
+  const bool last = x.dim() == 0 || dim == x.dim() - 1;
+  throw RuntimeError("\"" + base + (last ? "_lastdim" : "") + suffix + "\" not implemented for '" +
+                     scalar_type_name(x.dtype()) + "'");
+}
+
+// Forward: softmin runs the softmax kernel, and PyTorch's kernel over other dims is named
+// "softmax_kernel_impl" for log_softmax too.
 void check_floating(SoftmaxKind kind, const Tensor& x, std::int64_t dim) {
   if (is_floating(x.dtype())) return;
   const bool last = x.dim() == 0 || dim == x.dim() - 1;
-  const std::string base = kind == SoftmaxKind::kLogSoftmax && last ? "log_softmax" : "softmax";
-  throw RuntimeError("\"" + base + (last ? "_lastdim" : "") + "_kernel_impl\" not implemented for '" +
-                     scalar_type_name(x.dtype()) + "'");
+  throw_not_implemented(kind == SoftmaxKind::kLogSoftmax && last ? "log_softmax" : "softmax", "_kernel_impl", x, dim);
 }
 
 void check_bool_negation(SoftmaxKind kind, const Tensor& x) {
@@ -89,11 +95,8 @@ std::int64_t check_backward(BackwardKind kind, const Tensor& grad, const Tensor&
   }
   const std::int64_t wrapped = detail::wrap_dim(dim, grad.dim());
   if (grad.numel() != 0 && !is_floating(grad.dtype())) {
-    const std::string base = kind == BackwardKind::kLogSoftmax ? "log_softmax" : "softmax";
-    const bool last = grad.dim() == 0 || wrapped == grad.dim() - 1;
-    throw RuntimeError("\"" + base + (last ? "_lastdim" : "") +
-                       "_backward_kernel_impl\" not implemented for '" +
-                       scalar_type_name(grad.dtype()) + "'");
+    throw_not_implemented(kind == BackwardKind::kLogSoftmax ? "log_softmax" : "softmax", "_backward_kernel_impl",
+                          grad, wrapped);
   }
   return wrapped;
 }
