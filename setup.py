@@ -1,6 +1,7 @@
 """`pip install --no-build-isolation .` (with Debian's python3-setuptools): builds the `smx`
 Python package through CMake, which needs the Debian packages `make test` installs
 (libhwy-dev, pybind11-dev, libdlpack-dev, python3-dev, cmake, g++)."""
+import os
 import pathlib
 import shutil
 import subprocess
@@ -18,7 +19,10 @@ class CMakeBuild(build_ext):
         subprocess.check_call([
             "cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
             "-DSMX_BUILD_TESTS=OFF", "-DSMX_BUILD_CLI=OFF", "-DSMX_BUILD_EXAMPLES=OFF",
-            f"-DPython_EXECUTABLE={sys.executable}"])
+            f"-DPython_EXECUTABLE={sys.executable}",
+            # Extra CMake arguments, e.g. SMX_CMAKE_ARGS=-DSMX_CUDA=OFF (the CUDA backend is built
+            # by default when nvcc is found).
+            *os.environ.get("SMX_CMAKE_ARGS", "").split()])
         subprocess.check_call(["cmake", "--build", str(build), "--target", "_smx", "--parallel"])
         built = next((build / "python" / "smx").glob("_smx*.so"))
         target = pathlib.Path(self.get_ext_fullpath(ext.name))

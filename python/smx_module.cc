@@ -126,7 +126,14 @@ Borrowed from_dlpack(const py::object& obj) {
     if (m->deleter) m->deleter(m);
   });
   const DLTensor& t = managed->dl_tensor;
-  if (t.device.device_type != kDLCPU) throw py::type_error("smx: only CPU tensors are supported");
+  // CUDA tensors are borrowed in place too (kDLCUDA); the work is enqueued on smx's current
+  // stream, the legacy default stream unless the caller chose another.
+  const bool on_gpu = t.device.device_type == kDLCUDA;
+  if (t.device.device_type != kDLCPU && !on_gpu) {
+    throw py::type_error("smx: only CPU and CUDA tensors are supported (DLPack device type " +
+                         std::to_string(static_cast<int>(t.device.device_type)) + ")");
+  }
+  const smx::Device device = on_gpu ? smx::Device(smx::kCUDA, t.device.device_id) : smx::Device();
   std::vector<std::int64_t> sizes(t.shape, t.shape + t.ndim);
   std::vector<std::int64_t> strides;
   if (t.strides) {
@@ -136,7 +143,9 @@ Borrowed from_dlpack(const py::object& obj) {
     for (int d = t.ndim - 2; d >= 0; --d) strides[d] = strides[d + 1] * std::max<std::int64_t>(sizes[d + 1], 1);
   }
   if (const auto dtype = dlpack_float_dtype(t.dtype)) {
-    b.tensor = smx::from_blob(static_cast<char*>(t.data) + t.byte_offset, smx::Size(sizes), strides, *dtype);
+    b.tensor = smx::from_blob(static_cast<char*>(t.data) + t.byte_offset, smx::Size(sizes), strides, *dtype, device);
+  } else if (on_gpu) {
+    throw py::type_error("smx: CUDA tensors must be float32, float64, float16 or bfloat16");
   } else if (dlpack_is_integer(t.dtype)) {
     b.tensor = integers_to_int64(t, sizes, strides);
   } else {
@@ -161,6 +170,7 @@ Borrowed borrow(const py::handle& obj) {
 // ---- output ----------------------------------------------------------------------------------
 
 py::array to_numpy(smx::Tensor t) {
+  t = t.to(smx::kCPU);  // a CUDA tensor: a host copy (as torch's .cpu().numpy())
   if (t.dtype() == smx::kBFloat16) t = t.to(smx::kFloat32);  // NumPy has no bfloat16
   py::dtype dt = t.dtype() == smx::kFloat32   ? py::dtype("float32")
                  : t.dtype() == smx::kFloat64 ? py::dtype("float64")
@@ -203,7 +213,7 @@ DLDataType to_dl(smx::Dtype d) {
 py::capsule export_dlpack(const smx::Tensor& t) {
   auto* ctx = new ExportContext{t, t.sizes().vec(), t.strides(), {}};
   ctx->managed.dl_tensor.data = t.data_ptr();
-  ctx->managed.dl_tensor.device = {kDLCPU, 0};
+  ctx->managed.dl_tensor.device = t.is_cuda() ? DLDevice{kDLCUDA, t.device().index()} : DLDevice{kDLCPU, 0};
   ctx->managed.dl_tensor.ndim = static_cast<int>(t.dim());
   ctx->managed.dl_tensor.dtype = to_dl(t.dtype());
   ctx->managed.dl_tensor.shape = ctx->shape.data();
@@ -252,7 +262,12 @@ PYBIND11_MODULE(_smx, m) {
            "A NumPy array sharing this tensor's memory (bfloat16: a float32 copy).")
       .def("__dlpack__", [](const smx::Tensor& t, py::object /*stream*/) { return export_dlpack(t); },
            py::arg("stream") = py::none())
-      .def("__dlpack_device__", [](const smx::Tensor&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); })
+      .def("__dlpack_device__",
+           [](const smx::Tensor& t) {
+             return t.is_cuda() ? py::make_tuple(static_cast<int>(kDLCUDA), t.device().index())
+                                : py::make_tuple(static_cast<int>(kDLCPU), 0);
+           })
+      .def_property_readonly("device", [](const smx::Tensor& t) { return t.device().str(); })
       .def("__repr__", &smx::Tensor::repr);
 
   m.def("forward",
@@ -292,4 +307,6 @@ PYBIND11_MODULE(_smx, m) {
   m.def("set_num_threads", &smx::set_num_threads);
   m.def("get_num_threads", &smx::get_num_threads);
   m.def("simd_target", &smx::simd_target);
+  m.def("cuda_is_available", &smx::cuda::is_available);
+  m.def("cuda_device_count", &smx::cuda::device_count);
 }

@@ -2,7 +2,8 @@
 # Configures and builds one flavour of the project quietly; the log goes to build/logs/ and is
 # shown only on failure. Usage: [BUILD_DIR=dir] [SMX_CMAKE_ARGS=...] scripts/build.sh FLAVOUR [TARGET...]
 #   release  - g++, Release, warnings are errors
-#   sanitize - clang 14, AddressSanitizer + UndefinedBehaviorSanitizer, warnings are errors
+#   sanitize - clang 14, AddressSanitizer + UndefinedBehaviorSanitizer, warnings are errors; without
+#              the CUDA backend (so this build tests the CUDA-less library and its errors)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=$1
@@ -13,7 +14,7 @@ log=build/logs/$(basename "$dir").log
 case $flavour in
   release) args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DSMX_WERROR=ON) ;;
   sanitize) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DSMX_WERROR=ON
-                  -DSMX_SANITIZE=address,undefined -DSMX_BUILD_FUZZERS=ON) ;;
+                  -DSMX_SANITIZE=address,undefined -DSMX_BUILD_FUZZERS=ON -DSMX_CUDA=OFF) ;;
   *) echo "build.sh: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
 targets=()

@@ -1,6 +1,7 @@
 // Umbrella header: everything a user of smx needs.
 #pragma once
 
+#include "smx/device.h"
 #include "smx/dtype.h"
 #include "smx/errors.h"
 #include "smx/half.h"

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "smx/device.h"
 #include "smx/dtype.h"
 #include "smx/half.h"
 #include "smx/size.h"
@@ -42,6 +43,10 @@ class Tensor {
   std::int64_t numel() const { return sizes_.numel(); }
   Dtype dtype() const { return dtype_; }
   std::size_t element_size() const { return smx::element_size(dtype_); }
+  // Where the elements live (smx/device.h). CPU tensors can be read through data_ptr(); a CUDA
+  // tensor's data_ptr() is a device pointer, for CUDA kernels and DLPack.
+  Device device() const;
+  bool is_cuda() const { return device().is_cuda(); }
 
   // Address of element [0, 0, ...] (storage base + offset).
   void* data_ptr() const;
@@ -63,6 +68,10 @@ class Tensor {
   Tensor contiguous() const;
   // A copy cast to `dtype` (floats round to nearest even; to bool: nonzero).
   Tensor to(Dtype dtype) const;
+  // A contiguous copy on `device` (this tensor itself when it already lives there), as
+  // x.to(device) in PyTorch. Copies to or from a GPU wait until the copy is complete.
+  Tensor to(Device device) const;
+  Tensor to(DeviceType type) const { return to(Device(type)); }
   Tensor clone() const;
   // Sum over one dim, like torch.sum(x, dim, keepdim): floating results keep the input dtype
   // (accumulated in double), int64 and bool sum to int64.
@@ -93,6 +102,8 @@ Tensor tensor(std::initializer_list<double> values, Dtype dtype = kFloat32);
 Tensor tensor(const std::vector<double>& values, Dtype dtype = kFloat32);
 Tensor scalar_tensor(double value, Dtype dtype = kFloat32);
 Tensor empty(const Size& sizes, Dtype dtype = kFloat32);
+// Uninitialised memory on `device` (as torch.empty(..., device=)).
+Tensor empty(const Size& sizes, Dtype dtype, Device device);
 Tensor zeros(const Size& sizes, Dtype dtype = kFloat32);
 Tensor ones(const Size& sizes, Dtype dtype = kFloat32);
 Tensor full(const Size& sizes, double value, Dtype dtype = kFloat32);
@@ -107,6 +118,10 @@ Tensor from_blob(void* data, const Size& sizes, Dtype dtype);
 // Same, with explicit strides (in elements).
 Tensor from_blob(void* data, const Size& sizes, const std::vector<std::int64_t>& strides,
                  Dtype dtype);
+// Caller memory on `device` (a CUDA device pointer for a CUDA device), contiguous or strided.
+Tensor from_blob(void* data, const Size& sizes, Dtype dtype, Device device);
+Tensor from_blob(void* data, const Size& sizes, const std::vector<std::int64_t>& strides,
+                 Dtype dtype, Device device);
 
 Tensor neg(const Tensor& x);
 // torch.allclose: |a - b| <= atol + rtol * |b| elementwise; NaNs are never close.
@@ -142,6 +157,7 @@ template <typename T>
 T Tensor::item() const {
   check_defined();
   if (numel() != 1) detail::throw_item_numel(numel());
+  if (is_cuda()) return to(Device(kCPU)).item<T>();
   if constexpr (std::is_same_v<T, std::int64_t>) {
     return detail::load_as_int64(data_ptr(), dtype_, 0);
   } else if constexpr (std::is_same_v<T, bool>) {

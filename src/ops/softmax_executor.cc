@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cuda/cuda_backend.h"
 #include "kernels/reference_softmax.h"
 #include "kernels/simd_kernels.h"
 #include "ops/slab_plan.h"
@@ -224,6 +225,11 @@ void for_each_reference_slab(const SlabPlan& plan, SlabFn&& slab) {
 
 void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::int64_t dim) {
   const SlabPlan plan = plan_slabs(x.sizes().vec(), dim, {&x.strides(), &y.strides()});
+  if (x.is_cuda()) {  // the same plan, run by the CUDA backend on the caller's stream
+    void* const base[2] = {x.data_ptr(), y.data_ptr()};
+    cuda::forward(kind, x.dtype(), plan, base, x.device().index());
+    return;
+  }
   const SimdDtypeKernels& k = kernels_for(x.dtype());
   const std::size_t elem = x.element_size();
   const bool stream = y.numel() * static_cast<std::int64_t>(elem) >= kStreamBytes;
@@ -267,6 +273,11 @@ void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::in
 void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
                       std::int64_t dim) {
   const SlabPlan plan = plan_slabs(grad.sizes().vec(), dim, {&grad.strides(), &output.strides(), &dx.strides()});
+  if (grad.is_cuda()) {
+    void* const base[3] = {grad.data_ptr(), output.data_ptr(), dx.data_ptr()};
+    cuda::backward(kind, grad.dtype(), plan, base, grad.device().index());
+    return;
+  }
   const SimdDtypeKernels& k = kernels_for(grad.dtype());
   const std::size_t elem = grad.element_size();
   const bool stream = dx.numel() * static_cast<std::int64_t>(elem) >= kStreamBytes;

@@ -45,6 +45,13 @@ void check_floating(SoftmaxKind kind, const Tensor& x, std::int64_t dim) {
   throw_not_implemented(kind == SoftmaxKind::kLogSoftmax && last ? "log_softmax" : "softmax", "_kernel_impl", x, dim);
 }
 
+// PyTorch's words when operands live on different devices.
+void check_same_device(const Tensor& a, const Tensor& b) {
+  if (a.device() == b.device()) return;
+  throw RuntimeError("Expected all tensors to be on the same device, but found at least two devices, " +
+                     a.device().str() + " and " + b.device().str() + "!");
+}
+
 void check_bool_negation(SoftmaxKind kind, const Tensor& x) {
   if (kind == SoftmaxKind::kSoftmin && x.dtype() == kBool) x.neg();  // throws PyTorch's error
 }
@@ -56,9 +63,9 @@ Tensor forward(SoftmaxKind kind, const Tensor& x, std::optional<std::int64_t> di
   check_bool_negation(kind, x);  // F.softmin negates before it casts
   const Tensor input = dtype ? x.to(*dtype) : x;
   const std::int64_t wrapped = detail::wrap_dim(d, input.dim());
-  if (input.numel() == 0) return empty(input.sizes(), input.dtype());
+  if (input.numel() == 0) return empty(input.sizes(), input.dtype(), input.device());
   check_floating(kind, input, wrapped);
-  Tensor out = empty(input.sizes(), input.dtype());
+  Tensor out = empty(input.sizes(), input.dtype(), input.device());
   detail::execute_forward(kind, input, out, wrapped);
   return out;
 }
@@ -68,6 +75,7 @@ void forward_out(SoftmaxKind kind, Tensor& out, const Tensor& x, std::int64_t di
   check_defined(out, "out");
   check_bool_negation(kind, x);
   const std::int64_t wrapped = detail::wrap_dim(dim, x.dim());
+  check_same_device(out, x);
   if (!(out.sizes() == x.sizes())) {
     throw RuntimeError("out has shape " + out.sizes().str() + " but the input has shape " +
                        x.sizes().str());
@@ -85,6 +93,7 @@ void forward_out(SoftmaxKind kind, Tensor& out, const Tensor& x, std::int64_t di
 std::int64_t check_backward(BackwardKind kind, const Tensor& grad, const Tensor& output, std::int64_t dim) {
   check_defined(grad, "grad_output");
   check_defined(output, "output");
+  check_same_device(grad, output);
   if (!(grad.sizes() == output.sizes())) {
     throw RuntimeError("grad_output has shape " + grad.sizes().str() + " but output has shape " +
                        output.sizes().str());
@@ -103,7 +112,7 @@ std::int64_t check_backward(BackwardKind kind, const Tensor& grad, const Tensor&
 
 Tensor backward(BackwardKind kind, const Tensor& grad, const Tensor& output, std::int64_t dim) {
   const std::int64_t wrapped = check_backward(kind, grad, output, dim);
-  Tensor dx = empty(grad.sizes(), grad.dtype());
+  Tensor dx = empty(grad.sizes(), grad.dtype(), grad.device());
   if (grad.numel() != 0) detail::execute_backward(kind, grad, output, dx, wrapped);
   return dx;
 }
@@ -111,6 +120,7 @@ Tensor backward(BackwardKind kind, const Tensor& grad, const Tensor& output, std
 void backward_out(BackwardKind kind, Tensor& dx, const Tensor& grad, const Tensor& output, std::int64_t dim) {
   check_defined(dx, "grad_input");
   const std::int64_t wrapped = check_backward(kind, grad, output, dim);
+  check_same_device(dx, grad);
   if (!(dx.sizes() == grad.sizes()) || dx.dtype() != grad.dtype()) {
     throw RuntimeError("grad_input must have grad_output's shape " + grad.sizes().str() + " and dtype " +
                        dtype_name(grad.dtype()) + ", got " + dx.sizes().str() + " and " + dtype_name(dx.dtype()));

@@ -216,28 +216,45 @@ std::string add_suffixes(const std::string& tensor_str, const std::vector<std::s
 
 }  // namespace
 
+namespace detail {
+std::string repr_on_device(const Tensor& t, Device device);
+}
+
 std::string Tensor::repr() const {
   if (!defined()) return "tensor(<undefined>)";
+  if (is_cuda()) return detail::repr_on_device(to(Device(kCPU)), device());
+  return detail::repr_on_device(*this, Device(kCPU));
+}
+
+namespace detail {
+
+// PyTorch puts device='cuda:0' first among the suffixes; `t` holds the elements on the host.
+std::string repr_on_device(const Tensor& t, Device device) {
+  const Size& sizes = t.sizes();
+  const Dtype dtype = t.dtype();
   const std::string prefix = "tensor(";
   const int indent = static_cast<int>(prefix.size());
   std::vector<std::string> suffixes;
+  if (device.is_cuda()) suffixes.push_back("device='" + device.str() + "'");
   std::string body;
-  if (numel() == 0) {
-    if (dim() != 1) {
+  if (t.numel() == 0) {
+    if (t.dim() != 1) {
       std::string shape = "(";
-      for (std::size_t i = 0; i < sizes_.size(); ++i) {
-        shape += (i ? ", " : "") + std::to_string(sizes_[i]);
+      for (std::size_t i = 0; i < sizes.size(); ++i) {
+        shape += (i ? ", " : "") + std::to_string(sizes[i]);
       }
       suffixes.push_back("size=" + shape + ")");
     }
-    if (dtype_ != kFloat32) suffixes.push_back("dtype=" + dtype_name(dtype_));
+    if (dtype != kFloat32) suffixes.push_back("dtype=" + dtype_name(dtype));
     body = "[]";
   } else {
-    const bool default_dtype = dtype_ == kFloat32 || dtype_ == kInt64 || dtype_ == kBool;
-    if (!default_dtype) suffixes.push_back("dtype=" + dtype_name(dtype_));
-    body = tensor_str(*this, indent);
+    const bool default_dtype = dtype == kFloat32 || dtype == kInt64 || dtype == kBool;
+    if (!default_dtype) suffixes.push_back("dtype=" + dtype_name(dtype));
+    body = tensor_str(t, indent);
   }
   return add_suffixes(prefix + body, suffixes, indent);
 }
+
+}  // namespace detail
 
 }  // namespace smx

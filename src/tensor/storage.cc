@@ -19,10 +19,11 @@ std::shared_ptr<Storage> allocate_storage(std::size_t nbytes) {
   return storage;
 }
 
-std::shared_ptr<Storage> borrow_storage(void* data, std::size_t nbytes) {
+std::shared_ptr<Storage> borrow_storage(void* data, std::size_t nbytes, Device device) {
   auto storage = std::make_shared<Storage>();
   storage->data = std::shared_ptr<void>(data, [](void*) {});
   storage->nbytes = nbytes;
+  storage->device = device;
   return storage;
 }
 

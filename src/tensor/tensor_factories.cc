@@ -3,6 +3,7 @@
 #include <random>
 #include <string>
 
+#include "cuda/cuda_backend.h"
 #include "smx/errors.h"
 #include "smx/tensor.h"
 #include "tensor/element_access.h"
@@ -26,6 +27,16 @@ Tensor empty(const Size& sizes, Dtype dtype) {
   const auto nbytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
   return Tensor(detail::allocate_storage(nbytes), sizes, detail::contiguous_strides(sizes.vec()),
                 0, dtype);
+}
+
+Tensor empty(const Size& sizes, Dtype dtype, Device device) {
+  if (device.is_cpu()) return empty(sizes, dtype);
+  for (auto s : sizes) {
+    if (s < 0) return empty(sizes, dtype);  // raises PyTorch's negative-dimension error
+  }
+  const auto nbytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
+  return Tensor(detail::cuda::allocate(nbytes, device.index()), sizes, detail::contiguous_strides(sizes.vec()), 0,
+                dtype);
 }
 
 Tensor zeros(const Size& sizes, Dtype dtype) { return empty(sizes, dtype); }  // storage is zeroed
@@ -103,8 +114,17 @@ Tensor from_blob(void* data, const Size& sizes, Dtype dtype) {
   return from_blob(data, sizes, detail::contiguous_strides(sizes.vec()), dtype);
 }
 
+Tensor from_blob(void* data, const Size& sizes, Dtype dtype, Device device) {
+  return from_blob(data, sizes, detail::contiguous_strides(sizes.vec()), dtype, device);
+}
+
 Tensor from_blob(void* data, const Size& sizes, const std::vector<std::int64_t>& strides,
                  Dtype dtype) {
+  return from_blob(data, sizes, strides, dtype, Device());
+}
+
+Tensor from_blob(void* data, const Size& sizes, const std::vector<std::int64_t>& strides,
+                 Dtype dtype, Device device) {
   if (strides.size() != sizes.size()) {
     throw RuntimeError("from_blob: sizes has " + std::to_string(sizes.size()) +
                        " dims but strides has " + std::to_string(strides.size()));
@@ -115,7 +135,7 @@ Tensor from_blob(void* data, const Size& sizes, const std::vector<std::int64_t>&
     if (sizes[i] == 0) extent = 0;
     if (extent) extent += (sizes[i] - 1) * std::abs(strides[i]);
   }
-  return Tensor(detail::borrow_storage(data, static_cast<std::size_t>(extent) * element_size(dtype)),
+  return Tensor(detail::borrow_storage(data, static_cast<std::size_t>(extent) * element_size(dtype), device),
                 sizes, strides, 0, dtype);
 }
 

@@ -1,4 +1,6 @@
 // Element-wise copies and reductions on tensors: contiguous, to, clone, sum, neg, allclose.
+// On a CUDA tensor each runs on a host copy and moves its result back: these are conveniences
+// (tests, printing), not the fast path, which is the softmax family itself.
 #include <cmath>
 #include <string>
 
@@ -39,6 +41,7 @@ Tensor Tensor::contiguous() const {
 
 Tensor Tensor::clone() const {
   check_defined();
+  if (is_cuda()) return to(Device(kCPU)).to(device());
   Tensor out = empty(sizes_, dtype_);
   copy_cast(*this, out);
   return out;
@@ -47,6 +50,7 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(Dtype dtype) const {
   check_defined();
   if (dtype == dtype_) return *this;
+  if (is_cuda()) return to(Device(kCPU)).to(dtype).to(device());
   Tensor out = empty(sizes_, dtype);
   copy_cast(*this, out);
   return out;
@@ -54,6 +58,7 @@ Tensor Tensor::to(Dtype dtype) const {
 
 Tensor Tensor::sum(std::int64_t d, bool keepdim) const {
   check_defined();
+  if (is_cuda()) return to(Device(kCPU)).sum(d, keepdim).to(device());
   const auto a = static_cast<std::size_t>(detail::wrap_dim(d, dim()));
   const Dtype out_dtype = is_floating(dtype_) ? dtype_ : kInt64;
   std::vector<std::int64_t> out_sizes = sizes_.vec();
@@ -96,6 +101,7 @@ Tensor Tensor::neg() const {
         "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
         "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
+  if (is_cuda()) return to(Device(kCPU)).neg().to(device());
   Tensor out = clone();
   void* p = out.data_ptr();
   for (std::int64_t i = 0; i < out.numel(); ++i) {
@@ -117,8 +123,8 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
     throw RuntimeError("The size of tensor a (" + a.sizes().str() +
                        ") must match the size of tensor b (" + b.sizes().str() + ")");
   }
-  const Tensor ac = a.contiguous();
-  const Tensor bc = b.contiguous();
+  const Tensor ac = a.to(Device(kCPU)).contiguous();
+  const Tensor bc = b.to(Device(kCPU)).contiguous();
   for (std::int64_t i = 0; i < a.numel(); ++i) {
     const double x = detail::load_as_double(ac.data_ptr(), ac.dtype(), i);
     const double y = detail::load_as_double(bc.data_ptr(), bc.dtype(), i);

@@ -28,9 +28,14 @@ const char* kOutHelp =
     "an existing one); bfloat16 results are written as float32. Without it, the result is "
     "printed as PyTorch prints it";
 
+const char* kDeviceHelp =
+    "where to compute: cpu (default), cuda or cuda:N (needs smx built with CUDA and a GPU); the "
+    "file is read and written on the host";
+
 struct ForwardArgs {
   std::optional<std::int64_t> dim;
   std::string dtype;
+  std::string device = "cpu";
   int threads = 0;
   std::string input = "-";
   std::string out;
@@ -40,8 +45,22 @@ struct BackwardArgs {
   std::string op;
   std::int64_t dim = 0;
   std::string grad, output, out;
+  std::string device = "cpu";
   int threads = 0;
 };
+
+CLI::Validator device_validator() {
+  return CLI::Validator(
+      [](const std::string& spec) {
+        try {
+          (void)smx::Device(spec);
+          return std::string();
+        } catch (const smx::Error&) {
+          return "expected cpu, cuda or cuda:N, got '" + spec + "'";
+        }
+      },
+      "DEVICE");
+}
 
 CLI::Validator dtype_validator() {
   return CLI::IsMember({"float32", "float64", "float16", "bfloat16"});
@@ -56,7 +75,7 @@ void emit(const smx::Tensor& result, const std::string& out) {
   if (out.empty()) {
     std::cout << result << "\n";
   } else {
-    smx::io::save_npy_atomic(out, result);
+    smx::io::save_npy_atomic(out, result.to(smx::kCPU));
   }
 }
 
@@ -69,6 +88,7 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
   sub->add_option("--dtype", args.dtype, kDtypeHelp)->check(dtype_validator());
   sub->add_option("--threads", args.threads, "threads to use (default: SMX_NUM_THREADS or all)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--device", args.device, kDeviceHelp)->check(device_validator());
   sub->add_option("INPUT", args.input, kInputHelp);
   sub->add_option("-o,--out", args.out, kOutHelp);
   sub->callback([&chosen, name] { chosen = name; });
@@ -77,7 +97,7 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
 int run_forward(const std::string& op, const ForwardArgs& a) {
   if (a.threads > 0) smx::set_num_threads(a.threads);
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
-  const smx::Tensor x = smx::cli::read_input(a.input, dtype);
+  const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
   smx::Tensor y;
   if (op == "softmax") y = smx::softmax(x, a.dim, dtype);
   else if (op == "log_softmax") y = smx::log_softmax(x, a.dim, dtype);
@@ -88,8 +108,9 @@ int run_forward(const std::string& op, const ForwardArgs& a) {
 
 int run_backward(const BackwardArgs& a) {
   if (a.threads > 0) smx::set_num_threads(a.threads);
-  const smx::Tensor g = smx::cli::read_input(a.grad, std::nullopt);
-  const smx::Tensor y = smx::cli::read_input(a.output, std::nullopt);
+  const smx::Device device(a.device);
+  const smx::Tensor g = smx::cli::read_input(a.grad, std::nullopt).to(device);
+  const smx::Tensor y = smx::cli::read_input(a.output, std::nullopt).to(device);
   const smx::Tensor dx = a.op == "softmax" ? smx::softmax_backward(g, y, a.dim)
                                            : smx::log_softmax_backward(g, y, a.dim);
   emit(dx, a.out);
@@ -128,6 +149,7 @@ int main(int argc, char** argv) {
   backward->add_option("--output", bwd.output, "y, the forward op's output: a .npy file")->required();
   backward->add_option("-o,--out", bwd.out, kOutHelp);
   backward->add_option("--threads", bwd.threads, "threads to use")->check(CLI::PositiveNumber);
+  backward->add_option("--device", bwd.device, kDeviceHelp)->check(device_validator());
   backward->callback([&] { chosen = "backward"; });
 
   std::string show_dtype, show_input = "-";
@@ -139,7 +161,7 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("demo", "the seed's worked example (what `make run` prints)")
       ->callback([&] { chosen = "demo"; });
-  app.add_subcommand("info", "version, SIMD target in use, threads")->callback([&] { chosen = "info"; });
+  app.add_subcommand("info", "version, SIMD target in use, threads, CUDA devices")->callback([&] { chosen = "info"; });
 
   try {
     app.parse(argc, argv);
@@ -166,7 +188,9 @@ int main(int argc, char** argv) {
     if (chosen == "info") {
       std::cout << "smx " << smx::version() << "\n"
                 << "simd: " << smx::simd_target() << "\n"
-                << "threads: " << smx::get_num_threads() << "\n";
+                << "threads: " << smx::get_num_threads() << "\n"
+                << "cuda: " << (smx::cuda::is_built() ? std::to_string(smx::cuda::device_count()) + " device(s)"
+                                                      : std::string("not built")) << "\n";
       return 0;
     }
   } catch (const smx::Error& e) {
