@@ -2,6 +2,7 @@
 #pragma once
 
 #include "smx/device.h"
+#include "smx/dlpack.h"
 #include "smx/dtype.h"
 #include "smx/errors.h"
 #include "smx/half.h"
