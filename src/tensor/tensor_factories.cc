@@ -11,7 +11,10 @@
 
 namespace smx {
 
-Tensor empty(const Size& sizes, Dtype dtype) {
+namespace {
+
+// PyTorch's check and words for a negative size; returns the byte count.
+std::size_t checked_nbytes(const Size& sizes, Dtype dtype) {
   for (auto s : sizes) {
     if (s < 0) {
       throw RuntimeError("Trying to create tensor with negative dimension " + std::to_string(s) +
@@ -23,12 +26,21 @@ Tensor empty(const Size& sizes, Dtype dtype) {
                          }());
     }
   }
-  const auto nbytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
-  return Tensor(detail::allocate_storage(nbytes), sizes, detail::contiguous_strides(sizes.vec()),
-                0, dtype);
+  return static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
 }
 
-Tensor zeros(const Size& sizes, Dtype dtype) { return empty(sizes, dtype); }  // storage is zeroed
+}  // namespace
+
+// Uninitialised, as torch.empty: the caller writes every element (softmax's output, a cast).
+Tensor empty(const Size& sizes, Dtype dtype) {
+  return Tensor(detail::allocate_storage(checked_nbytes(sizes, dtype)), sizes,
+                detail::contiguous_strides(sizes.vec()), 0, dtype);
+}
+
+Tensor zeros(const Size& sizes, Dtype dtype) {
+  return Tensor(detail::allocate_storage_zeroed(checked_nbytes(sizes, dtype)), sizes,
+                detail::contiguous_strides(sizes.vec()), 0, dtype);
+}
 
 Tensor full(const Size& sizes, double value, Dtype dtype) {
   Tensor t = empty(sizes, dtype);
