@@ -17,11 +17,14 @@ namespace {
 
 using OutFn = void (*)(smx::Tensor&, const smx::Tensor&, std::int64_t);
 
-// What each function object carries (its `self`, a capsule).
 struct Op {
   OutFn out_fn;
-  PyObject* fallback;  // a strong reference, held as long as the function exists
+  PyObject* fallback;  // a strong reference, never released (the module is never unloaded)
 };
+
+// One per function. Their `self` is the module, not a capsule, so they print as built-in
+// functions and pickle by name (multiprocessing passes functions that way).
+Op ops[3];
 
 // Outputs below this are allocated by NumPy (its small-block cache is cheaper than a capsule
 // and smx's bookkeeping) and computed without releasing the GIL; from here on the memory comes
@@ -107,27 +110,35 @@ PyObject* try_fast(const Op& op, PyObject* const* args, Py_ssize_t nargs, PyObje
   return out;
 }
 
-PyObject* call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  const auto* op = static_cast<const Op*>(PyCapsule_GetPointer(self, "smx.Op"));
-  if (op == nullptr) return nullptr;
+PyObject* call(const Op& op, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   try {
-    if (PyObject* result = try_fast(*op, args, nargs, kwnames)) return result;
+    if (PyObject* result = try_fast(op, args, nargs, kwnames)) return result;
     if (PyErr_Occurred()) return nullptr;
   } catch (const std::bad_alloc&) {
     return PyErr_NoMemory();
   } catch (const smx::Error&) {
     PyErr_Clear();  // cannot happen after the checks above; the full path would say why
   }
-  return PyObject_Vectorcall(op->fallback, args, static_cast<std::size_t>(nargs), kwnames);
+  return PyObject_Vectorcall(op.fallback, args, static_cast<std::size_t>(nargs), kwnames);
+}
+
+template <int kOp>
+PyObject* call_op(PyObject* /* module */, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return call(ops[kOp], args, nargs, kwnames);
+}
+
+template <int kOp>
+PyCFunction as_pycfunction() {
+  return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&call_op<kOp>));
 }
 
 PyMethodDef defs[] = {
-    {"softmax", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call)), METH_FASTCALL | METH_KEYWORDS,
+    {"softmax", as_pycfunction<0>(), METH_FASTCALL | METH_KEYWORDS,
      "softmax(input, dim=None, dtype=None)\n--\n\nsoftmax(x, dim) = exp(x) / sum(exp(x), dim), as torch.softmax."},
-    {"log_softmax", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call)), METH_FASTCALL | METH_KEYWORDS,
+    {"log_softmax", as_pycfunction<1>(), METH_FASTCALL | METH_KEYWORDS,
      "log_softmax(input, dim=None, dtype=None)\n--\n\nlog_softmax(x, dim) = x - log(sum(exp(x), dim)), as "
      "torch.log_softmax."},
-    {"softmin", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call)), METH_FASTCALL | METH_KEYWORDS,
+    {"softmin", as_pycfunction<2>(), METH_FASTCALL | METH_KEYWORDS,
      "softmin(input, dim=None, dtype=None)\n--\n\nsoftmin(x, dim) = softmax(-x, dim), as "
      "torch.nn.functional.softmin."},
 };
@@ -139,13 +150,9 @@ void add_fast_forward(py::module_& m, const py::dict& fallbacks) {
   py::object module_name = py::str("smx");
   for (std::size_t i = 0; i < std::size(defs); ++i) {
     py::object fallback = fallbacks[defs[i].ml_name];
-    auto* op = new Op{fns[i], fallback.release().ptr()};
-    py::capsule self(op, "smx.Op", [](PyObject* c) {
-      auto* o = static_cast<Op*>(PyCapsule_GetPointer(c, "smx.Op"));
-      Py_XDECREF(o->fallback);
-      delete o;
-    });
-    PyObject* fn = PyCFunction_NewEx(&defs[i], self.ptr(), module_name.ptr());
+    Py_XDECREF(ops[i].fallback);  // (installed again: the newer fallback wins)
+    ops[i] = Op{fns[i], fallback.release().ptr()};
+    PyObject* fn = PyCFunction_NewEx(&defs[i], m.ptr(), module_name.ptr());
     if (fn == nullptr) throw py::error_already_set();
     m.attr(defs[i].ml_name) = py::reinterpret_steal<py::object>(fn);
   }

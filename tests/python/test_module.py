@@ -209,3 +209,10 @@ def test_cache_api():
     smx.empty_cache()
     assert smx.cache_stats()["cached_blocks"] == 0
     smx.set_cache_limit(limit)
+
+
+def test_functions_pickle_by_name():
+    import pickle
+    for f in (smx.softmax, smx.log_softmax, smx.softmin):
+        assert pickle.loads(pickle.dumps(f)) is f
+    assert "built-in function softmax" in repr(smx.softmax)
