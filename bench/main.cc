@@ -3,8 +3,9 @@
 // data and the same number of threads; the median of repeats for each.
 //
 // The "alloc" rows time the allocating call (smx::softmax vs torch::softmax, a new output each
-// time) and print smx's softmax_out on the same buffers beside it: a loop of allocating calls
-// should cost no more than writing into a buffer the caller keeps (issue 9).
+// time) and then smx's allocating call and its softmax_out on the same shape in alternation
+// (their ratio): a loop of allocating calls should cost no more than writing into a buffer the
+// caller keeps (issue 9).
 //
 // Usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT]  (problems whose label has TEXT)
 #include <pthreadpool.h>
@@ -107,6 +108,33 @@ double median_seconds(const std::function<void()>& fn, double min_total) {
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
+}
+
+// Medians of a and b timed in alternation (a, b, a, b, ...), so that a noisy machine's slow spells
+// hit both alike: for the ratio of two close times, which separate runs cannot resolve.
+std::pair<double, double> paired_median_seconds(const std::function<void()>& a, const std::function<void()>& b,
+                                                double min_total) {
+  using clock = std::chrono::steady_clock;
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  a();
+  b();
+  a();
+  b();
+  std::vector<double> ta, tb;
+  double total = 0;
+  auto time = [](const std::function<void()>& fn) {
+    const auto t0 = clock::now();
+    fn();
+    return std::chrono::duration<double>(clock::now() - t0).count();
+  };
+  while ((total < 2 * min_total || ta.size() < 5) && ta.size() < 1000) {
+    ta.push_back(time(a));
+    tb.push_back(time(b));
+    total += ta.back() + tb.back();
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
 struct CopyTask {
@@ -242,8 +270,8 @@ int main(int argc, char** argv) {
     }
     if (best_peer > 0) std::printf(" %8.2fx", best_peer / times["smx"]);
     if (p.pass == Pass::kAllocSoftmax) {
-      const double out = median_seconds(*make_smx_out_runner(p, b), min_total);
-      std::printf("   smx softmax_out %.1f: allocating / out = %.2f", out * 1e6, times["smx"] / out);
+      const auto [alloc, out] = paired_median_seconds(*make_smx_runner(p, b), *make_smx_out_runner(p, b), min_total);
+      std::printf("   paired: smx allocating %.1f, softmax_out %.1f, ratio %.2f", alloc * 1e6, out * 1e6, alloc / out);
       csv << '"' << p.label << "\"," << shape_str(p.shape) << ',' << p.dim << ',' << dtype << ','
           << pass_name(Pass::kSoftmax) << ',' << p.in_cache << ",smx_out," << out * 1e6 << ',' << out / copy << "\n";
     }
