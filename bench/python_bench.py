@@ -3,8 +3,8 @@
 
 All three run in this process on the same float32 arrays, smx and torch with 2 threads (scipy is
 NumPy, one thread). torch gets its tensor made beforehand (torch.from_numpy, outside the timing),
-so its time is the call alone. Each cell is the median of repeated timings of the call; the
-last columns are torch's (and scipy's) time / smx's time, > 1 meaning smx is faster.
+so its time is the call alone. Each cell is the median of repeated timings of the call, the
+three sampled in turn; the last columns are torch's (and scipy's) time / smx's time, > 1 meaning smx is faster.
 
 Usage: PYTHONPATH=build/release/python /usr/bin/python3 bench/python_bench.py [--threads N]
 """
@@ -25,22 +25,28 @@ except ImportError:  # python3-scipy (make bench installs it) is optional here
 PROBLEMS = [((1024, 4096), -1), ((1024, 4096), 0), ((64, 1000), 1), ((3, 2), 0)]
 
 
-def median_us(fn, min_seconds=0.3, min_samples=7):
-    """Median time of one call in microseconds; fast calls are timed in batches."""
+def batch_size(fn):
+    """Calls per sample, so that a sample takes about 1 ms (fast calls are timed in batches)."""
     fn()
     fn()
     t0 = time.perf_counter()
     fn()
-    once = time.perf_counter() - t0
-    batch = max(1, int(1e-3 / max(once, 1e-9)))  # about 1 ms per sample
-    samples = []
+    return max(1, int(1e-3 / max(time.perf_counter() - t0, 1e-9)))
+
+
+def medians_us(fns, min_seconds=0.5, min_rounds=7):
+    """Median time of one call of each fn in microseconds. The fns are sampled in turn, round
+    after round, so that the shared machine's slow spells hit all of them alike."""
+    batches = [batch_size(fn) for fn in fns]
+    samples = [[] for _ in fns]
     start = time.perf_counter()
-    while len(samples) < min_samples or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        for _ in range(batch):
-            fn()
-        samples.append((time.perf_counter() - t0) / batch)
-    return statistics.median(samples) * 1e6
+    while len(samples[0]) < min_rounds or time.perf_counter() - start < min_seconds * len(fns):
+        for fn, batch, out in zip(fns, batches, samples):
+            t0 = time.perf_counter()
+            for _ in range(batch):
+                fn()
+            out.append((time.perf_counter() - t0) / batch)
+    return [statistics.median(s) * 1e6 for s in samples]
 
 
 def main():
@@ -58,9 +64,11 @@ def main():
         x = rng.standard_normal(shape).astype(np.float32)
         t = torch.from_numpy(x)
         np.testing.assert_allclose(smx.softmax(x, dim), torch.softmax(t, dim).numpy(), rtol=1e-5, atol=1e-7)
-        ours = median_us(lambda: smx.softmax(x, dim))
-        theirs = median_us(lambda: torch.softmax(t, dim))
-        sp = median_us(lambda: _scipy_special.softmax(x, axis=dim)) if _scipy_special else None
+        fns = [lambda: smx.softmax(x, dim), lambda: torch.softmax(t, dim)]
+        if _scipy_special:
+            fns.append(lambda: _scipy_special.softmax(x, axis=dim))
+        ours, theirs, *rest = medians_us(fns)
+        sp = rest[0] if rest else None
         sp_cell = f"{sp:10.1f}" if sp else f"{'n/a':>10}"
         sp_ratio = f"{sp / ours:9.2f}x" if sp else f"{'n/a':>10}"
         label = "x".join(map(str, shape))
