@@ -4,7 +4,8 @@
 All three run in this process on the same float32 arrays, smx and torch with 2 threads (scipy is
 NumPy, one thread). torch gets its tensor made beforehand (torch.from_numpy, outside the timing),
 so its time is the call alone. Each cell is the median of repeated timings of the call, the
-three sampled in turn; the last columns are torch's (and scipy's) time / smx's time, > 1 meaning smx is faster.
+three taking turns (with a pause before each turn for idle threads to stop spinning); the last
+columns are torch's (and scipy's) time / smx's time, > 1 meaning smx is faster.
 
 Usage: PYTHONPATH=build/release/python /usr/bin/python3 bench/python_bench.py [--threads N]
 """
@@ -34,18 +35,23 @@ def batch_size(fn):
     return max(1, int(1e-3 / max(time.perf_counter() - t0, 1e-9)))
 
 
-def medians_us(fns, min_seconds=0.5, min_rounds=7):
-    """Median time of one call of each fn in microseconds. The fns are sampled in turn, round
-    after round, so that the shared machine's slow spells hit all of them alike."""
+def medians_us(fns, rounds=7, block_seconds=0.03, settle_seconds=0.25):
+    """Median time of one call of each fn in microseconds. The fns take turns, round after round,
+    so that the shared machine's slow spells hit all of them alike; before each turn the previous
+    fn's idle threads get time to stop spinning (torch's OpenMP workers spin for a while after a
+    call, which would otherwise be timed against the next fn)."""
     batches = [batch_size(fn) for fn in fns]
     samples = [[] for _ in fns]
-    start = time.perf_counter()
-    while len(samples[0]) < min_rounds or time.perf_counter() - start < min_seconds * len(fns):
+    for _ in range(rounds):
         for fn, batch, out in zip(fns, batches, samples):
-            t0 = time.perf_counter()
-            for _ in range(batch):
-                fn()
-            out.append((time.perf_counter() - t0) / batch)
+            time.sleep(settle_seconds)
+            fn()
+            start = time.perf_counter()
+            while time.perf_counter() - start < block_seconds:
+                t0 = time.perf_counter()
+                for _ in range(batch):
+                    fn()
+                out.append((time.perf_counter() - t0) / batch)
     return [statistics.median(s) * 1e6 for s in samples]
 
 
