@@ -216,3 +216,15 @@ def test_functions_pickle_by_name():
     for f in (smx.softmax, smx.log_softmax, smx.softmin):
         assert pickle.loads(pickle.dumps(f)) is f
     assert "built-in function softmax" in repr(smx.softmax)
+
+
+def test_cache_limit_from_the_environment():
+    import os
+    import subprocess
+    code = "import smx; print(smx.get_cache_limit())"
+    for value, expected, warns in [("536870912", 512 << 20, False), ("512M", 512 << 20, False), ("0", 0, False),
+                                   ("2g", 2 << 30, False), ("lots", 1 << 30, True), ("-5", 1 << 30, True)]:
+        env = dict(os.environ, SMX_CACHE_BYTES=value)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert int(r.stdout) == expected, value
+        assert ("ignoring SMX_CACHE_BYTES" in r.stderr) == warns, value
