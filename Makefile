@@ -1,6 +1,7 @@
 # The entry points. Each installs the Debian packages it needs, builds, and runs.
 #   make run    - the seed's worked example (what PyTorch prints, byte for byte)
-#   make test   - every test: g++ Release build, then clang ASan+UBSan build, then the fuzzers
+#   make test   - every test: g++ Release build, then clang ASan+UBSan build, then the threaded
+#                 tests under clang's ThreadSanitizer, then the fuzzers
 #   make bench  - the benchmark against the peers (see README)
 #   make install PREFIX=/usr/local
 .SILENT:
@@ -9,6 +10,10 @@
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
 CTEST := ctest --output-on-failure --timeout 900 -j $(shell nproc)
+# The ThreadSanitizer pass builds and runs only the tests that exercise threads (about 30 s);
+# die_after_fork=0 because the fork tests start threads in the child, which TSan refuses by default.
+TSAN_TESTS := block_cache_test concurrent_softmax_test simd_kernel_test
+TSAN_FILTER := ^(Threads|BlockCache|ConcurrentSoftmax)\.
 
 run:
 	scripts/install-deps.sh core cli
@@ -23,6 +28,9 @@ test:
 	scripts/build.sh sanitize
 	echo "== tests: clang 14, AddressSanitizer + UndefinedBehaviorSanitizer =="
 	cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
+	scripts/build.sh tsan $(TSAN_TESTS)
+	echo "== tests: clang 14, ThreadSanitizer (thread pool, block cache, concurrent calls) =="
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(CTEST) -R '$(TSAN_FILTER)'
 	echo "== fuzzing the .npy reader and the literal parser =="
 	scripts/run-fuzzers.sh $(FUZZ_SECONDS)
 

@@ -9,7 +9,9 @@
 
 namespace smx::bench {
 
-enum class Pass { kSoftmax, kLogSoftmax, kBackward };
+// kAllocSoftmax: softmax(x, dim) returning a new tensor (smx::softmax, torch::softmax), allocation
+// included, as a user's loop calls it; the other passes write into the shared `out` buffer.
+enum class Pass { kSoftmax, kLogSoftmax, kBackward, kAllocSoftmax };
 enum class Type { kF32, kBF16 };
 
 struct Problem {

@@ -2,7 +2,12 @@
 // the peers a user would pick instead (libtorch, oneDNN, XNNPACK), in one process, on the same
 // data and the same number of threads; the median of repeats for each.
 //
-// Usage: smx_bench [--threads N] [--csv FILE] [--quick]
+// The "alloc" rows time the allocating call (smx::softmax vs torch::softmax, a new output each
+// time) and then smx's allocating call and its softmax_out on the same shape in alternation
+// (their ratio): a loop of allocating calls should cost no more than writing into a buffer the
+// caller keeps (issue 9).
+//
+// Usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT]  (problems whose label has TEXT)
 #include <pthreadpool.h>
 #include <sys/mman.h>
 
@@ -51,6 +56,9 @@ std::vector<Problem> problems() {
       {"backward 4096x4096 last", {4096, 4096}, -1, T::kF32, P::kBackward, false},
       {"backward 4096x4096 dim 0", {4096, 4096}, 0, T::kF32, P::kBackward, false},
       {"backward 1x16777216 last", {1, 16777216}, -1, T::kF32, P::kBackward, false},
+      {"alloc 4096x4096 last", {4096, 4096}, -1, T::kF32, P::kAllocSoftmax, false},
+      {"alloc 4096x4096 dim 0", {4096, 4096}, 0, T::kF32, P::kAllocSoftmax, false},
+      {"alloc 64x1000 dim 1 (in cache)", {64, 1000}, 1, T::kF32, P::kAllocSoftmax, true},
   };
 }
 
@@ -102,6 +110,33 @@ double median_seconds(const std::function<void()>& fn, double min_total) {
   return times[times.size() / 2];
 }
 
+// Medians of a and b timed in alternation (a, b, a, b, ...), so that a noisy machine's slow spells
+// hit both alike: for the ratio of two close times, which separate runs cannot resolve.
+std::pair<double, double> paired_median_seconds(const std::function<void()>& a, const std::function<void()>& b,
+                                                double min_total) {
+  using clock = std::chrono::steady_clock;
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  a();
+  b();
+  a();
+  b();
+  std::vector<double> ta, tb;
+  double total = 0;
+  auto time = [](const std::function<void()>& fn) {
+    const auto t0 = clock::now();
+    fn();
+    return std::chrono::duration<double>(clock::now() - t0).count();
+  };
+  while ((total < 2 * min_total || ta.size() < 5) && ta.size() < 1000) {
+    ta.push_back(time(a));
+    tb.push_back(time(b));
+    total += ta.back() + tb.back();
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+}
+
 struct CopyTask {
   const char* src;
   char* dst;
@@ -129,8 +164,16 @@ Runner make_smx_runner(const Problem& p, const Buffers& b) {
       Tensor g = from_blob(b.g, size, dtype);
       return [=]() mutable { softmax_backward_out(out, g, x, dim); };
     }
+    case Pass::kAllocSoftmax: return [=]() { Tensor y = softmax(x, dim); };
   }
   return std::nullopt;
+}
+
+// softmax_out into the shared buffer: what an allocating row is compared with.
+Runner make_smx_out_runner(const Problem& p, const Buffers& b) {
+  Problem out = p;
+  out.pass = Pass::kSoftmax;
+  return make_smx_runner(out, b);
 }
 
 std::string shape_str(const std::vector<std::int64_t>& s) {
@@ -140,7 +183,13 @@ std::string shape_str(const std::vector<std::int64_t>& s) {
 }
 
 const char* pass_name(Pass p) {
-  return p == Pass::kSoftmax ? "softmax" : p == Pass::kLogSoftmax ? "log_softmax" : "softmax_backward";
+  switch (p) {
+    case Pass::kSoftmax: return "softmax";
+    case Pass::kLogSoftmax: return "log_softmax";
+    case Pass::kBackward: return "softmax_backward";
+    case Pass::kAllocSoftmax: return "softmax_allocating";
+  }
+  return "";
 }
 
 }  // namespace
@@ -151,13 +200,15 @@ int main(int argc, char** argv) {
   int threads = 2;
   std::string csv_path = "build/bench/bench.csv";
   double min_total = 0.5;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--csv" && i + 1 < argc) csv_path = argv[++i];
     else if (a == "--quick") min_total = 0.1;
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
-      std::cerr << "usage: smx_bench [--threads N] [--csv FILE] [--quick]\n";
+      std::cerr << "usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT]\n";
       return 2;
     }
   }
@@ -176,6 +227,7 @@ int main(int argc, char** argv) {
               "vs best");
 
   for (const Problem& p : problems()) {
+    if (p.label.find(only) == std::string::npos) continue;
     const std::size_t bytes = static_cast<std::size_t>(p.numel()) * p.element_bytes();
     Buffers b{alloc(bytes), alloc(bytes), alloc(bytes)};
     fill(b.x, p.numel(), p.type, 1);
@@ -217,6 +269,12 @@ int main(int argc, char** argv) {
           << pass_name(p.pass) << ',' << p.in_cache << ',' << name << ',' << t * 1e6 << ',' << t / copy << "\n";
     }
     if (best_peer > 0) std::printf(" %8.2fx", best_peer / times["smx"]);
+    if (p.pass == Pass::kAllocSoftmax) {
+      const auto [alloc, out] = paired_median_seconds(*make_smx_runner(p, b), *make_smx_out_runner(p, b), min_total);
+      std::printf("   paired: smx allocating %.1f, softmax_out %.1f, ratio %.2f", alloc * 1e6, out * 1e6, alloc / out);
+      csv << '"' << p.label << "\"," << shape_str(p.shape) << ',' << p.dim << ',' << dtype << ','
+          << pass_name(Pass::kSoftmax) << ',' << p.in_cache << ",smx_out," << out * 1e6 << ',' << out / copy << "\n";
+    }
     std::printf("\n");
     std::fflush(stdout);
     std::free(b.x);

@@ -1,5 +1,6 @@
 // libtorch 1.13 (Debian): at::_softmax_out, at::_log_softmax_out, at::_softmax_backward_data_out
-// on the same memory (at::from_blob).
+// on the same memory (at::from_blob); for the allocating rows at::softmax (torch::softmax) with
+// libtorch's own CPU allocator.
 #include "bench_problem.h"
 
 #ifdef SMX_BENCH_HAVE_TORCH
@@ -24,6 +25,7 @@ Runner make_torch_runner(const Problem& p, const Buffers& b, int threads) {
       at::Tensor g = at::from_blob(b.g, p.shape, opts);
       return [=]() mutable { at::_softmax_backward_data_out(out, g, x, dim, type); };
     }
+    case Pass::kAllocSoftmax: return [=]() { at::Tensor y = at::softmax(x, dim); };
   }
   return std::nullopt;
 }

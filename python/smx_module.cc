@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fast_forward.h"
 #include "smx/smx.h"
 
 namespace py = pybind11;
@@ -302,6 +303,23 @@ PYBIND11_MODULE(_smx, m) {
           return wrap(g, std::move(dx));
         },
         py::arg("op"), py::arg("grad_output"), py::arg("output"), py::arg("dim"));
+
+  // smx/__init__.py hands over its Python functions, which become the fast functions' fallbacks.
+  m.def("_install_fast_forward", [m](const py::dict& fallbacks) mutable { smx_python::add_fast_forward(m, fallbacks); });
+
+  m.def("set_cache_limit", &smx::set_cache_limit, py::arg("bytes"));
+  m.def("get_cache_limit", &smx::get_cache_limit);
+  m.def("empty_cache", &smx::empty_cache);
+  m.def("cache_stats", [] {
+    const smx::CacheStats s = smx::cache_stats();
+    py::dict d;
+    d["cached_bytes"] = s.cached_bytes;
+    d["cached_blocks"] = s.cached_blocks;
+    d["limit"] = s.limit;
+    d["hits"] = s.hits;
+    d["misses"] = s.misses;
+    return d;
+  });
 
   m.def("implicit_softmax_dim", &smx::implicit_softmax_dim);
   m.def("set_num_threads", &smx::set_num_threads);

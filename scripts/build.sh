@@ -4,6 +4,8 @@
 #   release  - g++, Release, warnings are errors
 #   sanitize - clang 14, AddressSanitizer + UndefinedBehaviorSanitizer, warnings are errors; without
 #              the CUDA backend (so this build tests the CUDA-less library and its errors)
+#   tsan     - clang 14, ThreadSanitizer, warnings are errors (library and unit tests only; make
+#              test builds just the threaded tests: the pool, the block cache, concurrent calls)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=$1
@@ -15,6 +17,8 @@ case $flavour in
   release) args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DSMX_WERROR=ON) ;;
   sanitize) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DSMX_WERROR=ON
                   -DSMX_SANITIZE=address,undefined -DSMX_BUILD_FUZZERS=ON -DSMX_CUDA=OFF) ;;
+  tsan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DSMX_WERROR=ON
+              -DSMX_SANITIZE=thread -DSMX_BUILD_CLI=OFF -DSMX_BUILD_EXAMPLES=OFF -DSMX_CUDA=OFF) ;;
   *) echo "build.sh: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
 targets=()

@@ -10,7 +10,7 @@ declare -A GROUPS_PKGS=(
   [cross]="g++-aarch64-linux-gnu"
   [python]="pybind11-dev libdlpack-dev python3-dev python3-numpy python3-pytest"
   [torch]="python3-torch"
-  [bench]="libbenchmark-dev libtorch-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev python3-matplotlib"
+  [bench]="libbenchmark-dev libtorch-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev python3-matplotlib python3-scipy"
 )
 
 wanted=()

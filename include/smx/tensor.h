@@ -101,6 +101,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 Tensor tensor(std::initializer_list<double> values, Dtype dtype = kFloat32);
 Tensor tensor(const std::vector<double>& values, Dtype dtype = kFloat32);
 Tensor scalar_tensor(double value, Dtype dtype = kFloat32);
+// empty() leaves the memory uninitialised (as torch.empty); zeros() clears it.
 Tensor empty(const Size& sizes, Dtype dtype = kFloat32);
 // Uninitialised memory on `device` (as torch.empty(..., device=)).
 Tensor empty(const Size& sizes, Dtype dtype, Device device);

@@ -11,11 +11,13 @@ import warnings
 import numpy as _np
 
 from . import _smx
-from ._smx import Tensor, get_num_threads, set_num_threads, simd_target
+from ._smx import (Tensor, cache_stats, empty_cache, get_cache_limit, get_num_threads, set_cache_limit,
+                   set_num_threads, simd_target)
 
 __version__ = _smx.__version__
 __all__ = ["softmax", "log_softmax", "softmin", "softmax_backward", "log_softmax_backward", "nn",
-           "Tensor", "set_num_threads", "get_num_threads", "simd_target"]
+           "Tensor", "set_num_threads", "get_num_threads", "simd_target", "set_cache_limit", "get_cache_limit",
+           "empty_cache", "cache_stats"]
 
 
 def _dtype_name(dtype):
@@ -37,22 +39,30 @@ def _warn_implicit(name, dim, stacklevel):
                       "Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel + 1)
 
 
-def softmax(input, dim=None, dtype=None, *, _stacklevel=2):
+def _softmax(input, dim=None, dtype=None, *, _stacklevel=2):
     """softmax(x, dim) = exp(x) / sum(exp(x), dim), as torch.softmax."""
     _warn_implicit("softmax", dim, _stacklevel)
     return _smx.forward("softmax", input, dim, _dtype_name(dtype))
 
 
-def log_softmax(input, dim=None, dtype=None, *, _stacklevel=2):
+def _log_softmax(input, dim=None, dtype=None, *, _stacklevel=2):
     """log_softmax(x, dim) = x - log(sum(exp(x), dim)), as torch.log_softmax."""
     _warn_implicit("log_softmax", dim, _stacklevel)
     return _smx.forward("log_softmax", input, dim, _dtype_name(dtype))
 
 
-def softmin(input, dim=None, dtype=None, *, _stacklevel=2):
+def _softmin(input, dim=None, dtype=None, *, _stacklevel=2):
     """softmin(x, dim) = softmax(-x, dim), as torch.nn.functional.softmin."""
     _warn_implicit("softmin", dim, _stacklevel)
     return _smx.forward("softmin", input, dim, _dtype_name(dtype))
+
+
+# smx.softmax, log_softmax and softmin are C functions (python/fast_forward.cc) that compute a
+# contiguous float32/float64 NumPy array with an int dim themselves (a Python-level wrapper cost
+# more than torch.softmax's whole call on tiny arrays) and pass every other call to the
+# functions above.
+_smx._install_fast_forward({"softmax": _softmax, "log_softmax": _log_softmax, "softmin": _softmin})
+softmax, log_softmax, softmin = _smx.softmax, _smx.log_softmax, _smx.softmin
 
 
 def softmax_backward(grad_output, output, dim):

@@ -18,6 +18,7 @@
 #include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -579,40 +580,70 @@ HWY_INLINE void RescaleSums(D /* tag */, V old_m, V new_m, double* sum) {
   }
 }
 
-// Short columns (n <= kColShortN), one vector of lanes at a time: max; exp kept in a scratch
-// buffer while summing in double; scale. One exp per element; the n x vector block stays in L1.
+// Short columns (n <= kColShortN): max; exp kept in a scratch buffer while summing in double;
+// scale. One exp per element. Lanes go in groups of up to kColShortGroup vectors, each pass
+// walking the group row by row: a row of the group is 128-512 contiguous bytes, where one vector
+// at a time (32-64 bytes, then a jump of a whole row) left the prefetchers nothing to follow and
+// made 1024x4096 over dim 0 as slow as 2048x4096. Per-lane state lives in small arrays between
+// rows; every lane's arithmetic is the same as one vector at a time (max, then the double sum, in
+// row order), so the grouping does not change a bit. The group's x and exp scratch stay in L2.
 // NaN and -inf need no special care here: a NaN makes the lane's sum NaN, and a lane of only
 // -inf computes exp(-inf - -inf) = NaN, which is PyTorch's answer.
+constexpr std::int64_t kColShortGroup = 8;
+constexpr std::int64_t kColShortScratchBytes = std::int64_t{256} << 10;
+
 template <class IO, class D>
 void ColsShortImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
                    typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t width,
                    bool stream) {
   using T = hn::TFromD<D>;
+  const SumTag<D> dd;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto ND = static_cast<std::int64_t>(hn::Lanes(dd));
   const bool negate = kind == SoftmaxKind::kSoftmin;
   const bool log = kind == SoftmaxKind::kLogSoftmax;
-  T* e = ColState<T, 4>(n * N);
+  const std::int64_t per_vector = n * N * static_cast<std::int64_t>(sizeof(T));
+  const std::int64_t group = std::clamp<std::int64_t>(kColShortScratchBytes / per_vector, 1, kColShortGroup);
+  T* e = ColState<T, 4>(n * N * group);
+  T* m = ColState<T, 5>(N * group);
+  double* acc = ColState<double, 6>(2 * ND * group);  // per vector: the lo and hi sums
+  T* scale = ColState<T, 7>(N * group);
   const bool can_stream = CanStream<IO>(stream, N, y, ys, yls);
-  for (std::int64_t l = 0; l < width; l += N) {
-    const auto* xl = x + l * xls;
-    auto* yl = y + l * yls;
-    auto m = hn::Set(d, -std::numeric_limits<T>::infinity());
-    for (std::int64_t i = 0; i < n; ++i) m = hn::Max(m, LoadSigned<IO>(d, xl + i * xs, negate));
-    SMX_DOUBLE_SUM(D, sum_lo, sum_hi);
+  for (std::int64_t l0 = 0; l0 < width; l0 += group * N) {
+    const std::int64_t g = std::min(group, (width - l0) / N);
+    const auto* xl = x + l0 * xls;
+    auto* yl = y + l0 * yls;
+    auto load_x = [&](std::int64_t i, std::int64_t k) { return LoadSigned<IO>(d, xl + i * xs + k * N * xls, negate); };
+    for (std::int64_t k = 0; k < g; ++k) hn::StoreU(hn::Set(d, -std::numeric_limits<T>::infinity()), d, m + k * N);
     for (std::int64_t i = 0; i < n; ++i) {
-      const auto ei = ExpShifted(d, hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), m));
-      if (!log) hn::StoreU(ei, d, e + i * N);
-      SumAdd(d, sum_lo, sum_hi, ei);
+      for (std::int64_t k = 0; k < g; ++k) hn::StoreU(hn::Max(hn::LoadU(d, m + k * N), load_x(i, k)), d, m + k * N);
     }
-    HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
-    SumPerLane(d, sum_lo, sum_hi, per_lane);
-    HWY_ALIGN T scale[hn::MaxLanes(D())];
-    for (std::int64_t k = 0; k < N; ++k) scale[k] = static_cast<T>(log ? std::log(per_lane[k]) : 1.0 / per_lane[k]);
-    const auto vscale = hn::Load(d, scale);
+    for (std::int64_t k = 0; k < 2 * g; ++k) hn::StoreU(hn::Zero(dd), dd, acc + k * ND);
     for (std::int64_t i = 0; i < n; ++i) {
-      const auto out = log ? hn::Sub(hn::Sub(LoadSigned<IO>(d, xl + i * xs, negate), m), vscale)
-                           : hn::Mul(hn::LoadU(d, e + i * N), vscale);
-      IO::Store(d, out, yl + i * ys, can_stream);
+      for (std::int64_t k = 0; k < g; ++k) {
+        const auto ei = ExpShifted(d, hn::Sub(load_x(i, k), hn::LoadU(d, m + k * N)));
+        if (!log) hn::StoreU(ei, d, e + (i * g + k) * N);
+        auto lo = hn::LoadU(dd, acc + 2 * k * ND);
+        auto hi = hn::LoadU(dd, acc + (2 * k + 1) * ND);
+        SumAdd(d, lo, hi, ei);
+        hn::StoreU(lo, dd, acc + 2 * k * ND);
+        hn::StoreU(hi, dd, acc + (2 * k + 1) * ND);
+      }
+    }
+    for (std::int64_t k = 0; k < g; ++k) {
+      HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
+      SumPerLane(d, hn::LoadU(dd, acc + 2 * k * ND), hn::LoadU(dd, acc + (2 * k + 1) * ND), per_lane);
+      for (std::int64_t j = 0; j < N; ++j) {
+        scale[k * N + j] = static_cast<T>(log ? std::log(per_lane[j]) : 1.0 / per_lane[j]);
+      }
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t k = 0; k < g; ++k) {
+        const auto vscale = hn::LoadU(d, scale + k * N);
+        const auto out = log ? hn::Sub(hn::Sub(load_x(i, k), hn::LoadU(d, m + k * N)), vscale)
+                             : hn::Mul(hn::LoadU(d, e + (i * g + k) * N), vscale);
+        IO::Store(d, out, yl + i * ys + k * N * yls, can_stream);
+      }
     }
   }
   if (can_stream) hwy::FlushStream();

@@ -12,7 +12,10 @@
 
 namespace smx {
 
-Tensor empty(const Size& sizes, Dtype dtype) {
+namespace {
+
+// PyTorch's check and words for a negative size; returns the byte count.
+std::size_t checked_nbytes(const Size& sizes, Dtype dtype) {
   for (auto s : sizes) {
     if (s < 0) {
       throw RuntimeError("Trying to create tensor with negative dimension " + std::to_string(s) +
@@ -24,22 +27,27 @@ Tensor empty(const Size& sizes, Dtype dtype) {
                          }());
     }
   }
-  const auto nbytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
-  return Tensor(detail::allocate_storage(nbytes), sizes, detail::contiguous_strides(sizes.vec()),
-                0, dtype);
+  return static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
+}
+
+}  // namespace
+
+// Uninitialised, as torch.empty: the caller writes every element (softmax's output, a cast).
+Tensor empty(const Size& sizes, Dtype dtype) {
+  return Tensor(detail::allocate_storage(checked_nbytes(sizes, dtype)), sizes,
+                detail::contiguous_strides(sizes.vec()), 0, dtype);
+}
+
+Tensor zeros(const Size& sizes, Dtype dtype) {
+  return Tensor(detail::allocate_storage_zeroed(checked_nbytes(sizes, dtype)), sizes,
+                detail::contiguous_strides(sizes.vec()), 0, dtype);
 }
 
 Tensor empty(const Size& sizes, Dtype dtype, Device device) {
   if (device.is_cpu()) return empty(sizes, dtype);
-  for (auto s : sizes) {
-    if (s < 0) return empty(sizes, dtype);  // raises PyTorch's negative-dimension error
-  }
-  const auto nbytes = static_cast<std::size_t>(sizes.numel()) * element_size(dtype);
-  return Tensor(detail::cuda::allocate(nbytes, device.index()), sizes, detail::contiguous_strides(sizes.vec()), 0,
-                dtype);
+  return Tensor(detail::cuda::allocate(checked_nbytes(sizes, dtype), device.index()), sizes,
+                detail::contiguous_strides(sizes.vec()), 0, dtype);
 }
-
-Tensor zeros(const Size& sizes, Dtype dtype) { return empty(sizes, dtype); }  // storage is zeroed
 
 Tensor full(const Size& sizes, double value, Dtype dtype) {
   Tensor t = empty(sizes, dtype);

@@ -150,3 +150,81 @@ def test_gil_is_released_while_computing():
     during = [s for s in ticks if start < s < end]
     assert end - start > 0.02, "too fast to tell"
     assert len(during) >= 3, f"only {len(during)} ticks in {end - start:.3f}s: the GIL was held"
+
+
+# ---- the lean path (python/fast_forward.cc) ----------------------------------------------------
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lean_path_gives_the_full_paths_bits(op, dtype):
+    fast, full = getattr(smx, op), getattr(smx, "_" + op)
+    rng = np.random.default_rng(5)
+    for shape in [(), (7,), (3, 2), (64, 1000), (300, 257), (2, 3, 4, 5)]:
+        x = rng.standard_normal(shape).astype(dtype)
+        for dim in range(-max(x.ndim, 1), max(x.ndim, 1)):
+            for y in (fast(x, dim), fast(x, dim=dim), fast(x, dim, None), fast(x, dim, dtype=None)):
+                assert y.dtype == dtype and y.shape == x.shape
+                np.testing.assert_array_equal(y, full(x, dim))
+
+
+def test_lean_path_output_is_a_fresh_array_without_copies():
+    small = np.ones((3, 2), np.float32)
+    a, b = smx.softmax(small, 0), smx.softmax(small, 0)
+    assert a.flags["C_CONTIGUOUS"] and a.flags["WRITEABLE"] and not np.shares_memory(a, b)
+    big = np.ones((256, 1024), np.float32)  # 1 MiB: memory from smx's block cache
+    c, d = smx.softmax(big, 1), smx.softmax(big, 1)
+    assert c.base is not None and not np.shares_memory(c, d)  # the base owns smx's buffer
+    c[0, 0] = 5.0
+    assert d[0, 0] == np.float32(1 / 1024)
+    np.testing.assert_array_equal(smx.softmax(big, 1), d)
+
+
+def test_lean_path_hands_everything_else_to_the_full_path():
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(smx.softmax(x.T, 0), smx.softmax(np.ascontiguousarray(x.T), 0))  # a view
+    np.testing.assert_array_equal(smx.softmax(x.astype(">f4"), 1), smx.softmax(x, 1))  # byte-swapped
+    assert smx.softmax(x, 1, dtype="float64").dtype == np.float64
+    assert smx.softmax(x, np.int64(1)).shape == (3, 2)  # a NumPy integer dim
+    assert isinstance(smx.softmax(torch.from_numpy(x), 1), smx.Tensor)
+    assert smx.softmax(np.empty((0, 3), np.float32), 1).shape == (0, 3)
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"):
+        smx.softmax(x, 2)
+    with pytest.raises(TypeError):
+        smx.softmax(x, 1, None, 3)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        smx.softmax(x)
+
+
+def test_cache_api():
+    limit = smx.get_cache_limit()
+    smx.set_cache_limit(64 << 20)
+    smx.empty_cache()
+    assert smx.cache_stats()["cached_bytes"] == 0
+    smx.softmax(np.ones((512, 1024), np.float32), 1)  # the result is dropped: its 2 MiB is cached
+    s = smx.cache_stats()
+    assert s["cached_bytes"] == 2 << 20 and s["cached_blocks"] == 1 and s["limit"] == 64 << 20
+    hits = s["hits"]
+    smx.softmax(np.ones((512, 1024), np.float32), 1)
+    assert smx.cache_stats()["hits"] == hits + 1
+    smx.empty_cache()
+    assert smx.cache_stats()["cached_blocks"] == 0
+    smx.set_cache_limit(limit)
+
+
+def test_functions_pickle_by_name():
+    import pickle
+    for f in (smx.softmax, smx.log_softmax, smx.softmin):
+        assert pickle.loads(pickle.dumps(f)) is f
+    assert "built-in function softmax" in repr(smx.softmax)
+
+
+def test_cache_limit_from_the_environment():
+    import os
+    import subprocess
+    code = "import smx; print(smx.get_cache_limit())"
+    for value, expected, warns in [("536870912", 512 << 20, False), ("512M", 512 << 20, False), ("0", 0, False),
+                                   ("2g", 2 << 30, False), ("lots", 1 << 30, True), ("-5", 1 << 30, True)]:
+        env = dict(os.environ, SMX_CACHE_BYTES=value)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert int(r.stdout) == expected, value
+        assert ("ignoring SMX_CACHE_BYTES" in r.stderr) == warns, value
