@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
     if (chosen == "backward") return run_backward(bwd);
     if (chosen == "show") {
       const auto dtype = dtype_of(show_dtype);
-      smx::Tensor x = smx::cli::read_input(show_input, dtype);
+      smx::Tensor x = smx::cli::read_input(show_input, dtype, smx::cli::InputUse::kPrint);
       std::cout << (dtype ? x.to(*dtype) : x) << "\n";
       return 0;
     }
