@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_input.h"
+#include "stream_forward.h"
 #include "seed_demo.h"
 #include "io/npy.h"
 #include "smx/smx.h"
@@ -77,6 +78,7 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
 int run_forward(const std::string& op, const ForwardArgs& a) {
   if (a.threads > 0) smx::set_num_threads(a.threads);
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
+  if (smx::cli::stream_forward(op, a.dim, dtype, a.input, a.out)) return 0;
   const smx::Tensor x = smx::cli::read_input(a.input, dtype);
   smx::Tensor y;
   if (op == "softmax") y = smx::softmax(x, a.dim, dtype);
