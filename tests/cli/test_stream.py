@@ -212,3 +212,14 @@ def test_show_big_files(smx_bin, tmp_path, descr, fortran):
     assert p.returncode == 0, p.stderr
     native = a.astype(np.int64 if a.dtype.kind == "i" else a.dtype.newbyteorder("="))  # integers read as int64
     assert p.stdout.decode() == repr(torch.from_numpy(native)) + "\n"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("shape", [(300, 400), (2, 3, 1000), (5000,), (8, 8, 8, 8), (40, 30)])
+def test_show_with_dtype_casts_what_it_prints(smx_bin, tmp_path, shape, dtype):
+    a = (np.random.default_rng(1).standard_normal(shape) * 100).astype(">f4")
+    src = tmp_path / "a.npy"
+    np.save(src, a)
+    p = smx(smx_bin, "show", "--dtype", dtype, str(src))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode() == repr(torch.from_numpy(a.astype("<f4")).to(getattr(torch, dtype))) + "\n"

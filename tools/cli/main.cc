@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_input.h"
+#include "print_cast.h"
 #include "stream_forward.h"
 #include "seed_demo.h"
 #include "io/npy.h"
@@ -158,7 +159,7 @@ int main(int argc, char** argv) {
     if (chosen == "show") {
       const auto dtype = dtype_of(show_dtype);
       smx::Tensor x = smx::cli::read_input(show_input, dtype, smx::cli::InputUse::kPrint);
-      std::cout << (dtype ? x.to(*dtype) : x) << "\n";
+      std::cout << (dtype ? smx::cli::cast_for_printing(x, *dtype) : x) << "\n";
       return 0;
     }
     if (chosen == "demo") {
