@@ -5,7 +5,7 @@ set -euo pipefail
 
 declare -A GROUPS_PKGS=(
   [core]="g++ cmake ninja-build pkg-config libgtest-dev libhwy-dev"
-  [cli]="libcli11-dev"
+  [cli]="libcli11-dev time"
   [sanitize]="clang-14 libclang-rt-14-dev"
   [cross]="g++-aarch64-linux-gnu"
   [python]="pybind11-dev libdlpack-dev python3-dev python3-numpy python3-pytest"

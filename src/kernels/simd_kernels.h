@@ -28,6 +28,10 @@ RowStats merge_row_stats(RowStats a, RowStats b);
 // Rows of at most this many elements go through row_fused; longer ones through row_stats over
 // chunks of this size, merged, then row_write. The choice depends on the length alone.
 inline constexpr std::int64_t kFusedRowMax = 1 << 16;
+// Column statistics are gathered in tiles of this many rows; columns of at most kColShortN rows
+// take a one-shot short-column kernel instead (decided by n alone).
+inline constexpr std::int64_t kColTile = 16;
+inline constexpr std::int64_t kColShortN = 1024;
 
 struct SimdDtypeKernels {
   // Whole rows of n <= kFusedRowMax contiguous elements (rows x_stride / y_stride elements
@@ -67,6 +71,17 @@ struct SimdDtypeKernels {
                                 std::int64_t y_row_stride, std::int64_t y_lane_stride, void* dx,
                                 std::int64_t dx_row_stride, std::int64_t dx_lane_stride,
                                 std::int64_t n, std::int64_t lanes);
+  // The two passes of `cols` for tall columns (n > kColShortN), resumable, for callers that see
+  // a column in row blocks (the command streaming a file): cols_stats folds `rows` rows of
+  // contiguous lanes into per-lane running state - `max` in the compute type (double for
+  // float64, float otherwise), starting at -inf, and `sum`, starting at 0 - in tiles of kColTile
+  // rows counted from the block's first row; cols_write writes a block from the final state.
+  // Blocks that start at multiples of kColTile give exactly `cols`' bits (cols runs these two).
+  void (*cols_stats)(SoftmaxKind kind, const void* x, std::int64_t x_row_stride, std::int64_t rows,
+                     std::int64_t lanes, void* max, double* sum);
+  void (*cols_write)(SoftmaxKind kind, const void* x, std::int64_t x_row_stride, void* y,
+                     std::int64_t y_row_stride, std::int64_t rows, std::int64_t lanes,
+                     const void* max, const double* sum, bool stream);
 };
 
 struct SimdKernelTable {

@@ -540,10 +540,8 @@ void RowsFusedImpl(SoftmaxKind kind, const void* xv, std::int64_t x_stride, void
 // The tile boundaries depend on n alone and every lane's arithmetic is the same at any vector
 // width (D is the full vector, or one lane for leftovers and strided lanes), so results do not
 // depend on the layout or on how lanes are split between threads.
-constexpr std::int64_t kColTile = 16;
-// Columns of at most this many rows take ColsShortImpl (decided by n alone, like everything
-// that shapes the arithmetic).
-constexpr std::int64_t kColShortN = 1024;
+// (kColTile and kColShortN, the tile height and the short-column limit, are in simd_kernels.h:
+// the streaming pieces in ops/softmax_pieces.cc must cut columns on the same tile boundaries.)
 
 template <typename T, int kSlot>
 T* ColState(std::int64_t n) {
@@ -649,31 +647,24 @@ void ColsShortImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::in
   if (can_stream) hwy::FlushStream();
 }
 
+// Pass 1 of tall columns: folds `rows` rows into the per-lane running max m and sum, in tiles of
+// kColTile rows counted from x's first row. ColsImpl runs it once over all n rows; the streaming
+// pieces run it over consecutive row blocks starting at multiples of kColTile, which walks the
+// same tiles with the same state, hence the same bits.
 template <class IO, class D>
-void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
-              typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t lanes,
-              bool stream) {
+void ColsStatsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
+                   std::int64_t rows, std::int64_t width, hn::TFromD<D>* m, double* sum) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const std::int64_t width = lanes / N * N;  // the caller sends leftovers through the 1-lane path
-  if (width == 0) return;
-  if (n <= kColShortN) return ColsShortImpl<IO>(d, kind, x, xs, xls, y, ys, yls, n, width, stream);
   const bool negate = kind == SoftmaxKind::kSoftmin;
-  const bool log = kind == SoftmaxKind::kLogSoftmax;
   const T inf = std::numeric_limits<T>::infinity();
-  T* m = ColState<T, 0>(width);  // running max per lane
-  double* sum = ColState<double, 3>(width);
-  for (std::int64_t l = 0; l < width; ++l) {
-    m[l] = -inf;
-    sum[l] = 0.0;
-  }
   auto at = [&](std::int64_t i, std::int64_t l) { return x + i * xs + l * xls; };
   // NaN needs no tracking: exp(NaN - m) is NaN, so a lane holding one ends with a NaN sum (and
   // all-NaN output) whatever its max. Entries equal to -inf add exactly 0, also while the lane's
   // max is still -inf (where exp(-inf - -inf) would be NaN).
   const auto neg_inf = hn::Set(d, -inf);
-  for (std::int64_t t0 = 0; t0 < n; t0 += kColTile) {
-    const std::int64_t t1 = std::min(n, t0 + kColTile);
+  for (std::int64_t t0 = 0; t0 < rows; t0 += kColTile) {
+    const std::int64_t t1 = std::min(rows, t0 + kColTile);
     for (std::int64_t l = 0; l < width; l += N) {
       // The tile's max for these lanes (this walk brings the tile into cache)...
       auto tile_max = neg_inf;
@@ -695,20 +686,49 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
       for (std::int64_t k = 0; k < N; ++k) sum[l + k] += part[k];
     }
   }
+}
 
+// Pass 2 of tall columns: y for `rows` rows from the columns' final max and sum.
+template <class IO, class D>
+void ColsWriteImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
+                   typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t rows, std::int64_t width,
+                   const hn::TFromD<D>* m, const double* sum, bool stream) {
+  using T = hn::TFromD<D>;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const bool log = kind == SoftmaxKind::kLogSoftmax;
   // Per-lane scale: 1/s, or log(s) for log_softmax.
   T* scale = ColState<T, 1>(width);  // (slot 1: any buffer but m's)
   for (std::int64_t l = 0; l < width; ++l) scale[l] = static_cast<T>(log ? std::log(sum[l]) : 1.0 / sum[l]);
   const bool can_stream = CanStream<IO>(stream, N, y, ys, yls);
-  for (std::int64_t i = 0; i < n; ++i) {
+  for (std::int64_t i = 0; i < rows; ++i) {
     for (std::int64_t l = 0; l < width; l += N) {
-      const auto shifted = hn::Sub(LoadSigned<IO>(d, at(i, l), negate), hn::LoadU(d, m + l));
+      const auto shifted = hn::Sub(LoadSigned<IO>(d, x + i * xs + l * xls, negate), hn::LoadU(d, m + l));
       const auto vscale = hn::LoadU(d, scale + l);
       const auto out = log ? hn::Sub(shifted, vscale) : hn::Mul(ExpShifted(d, shifted), vscale);
       IO::Store(d, out, y + i * ys + l * yls, can_stream);
     }
   }
   if (can_stream) hwy::FlushStream();
+}
+
+template <class IO, class D>
+void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t xs, std::int64_t xls,
+              typename IO::Storage* y, std::int64_t ys, std::int64_t yls, std::int64_t n, std::int64_t lanes,
+              bool stream) {
+  using T = hn::TFromD<D>;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t width = lanes / N * N;  // the caller sends leftovers through the 1-lane path
+  if (width == 0) return;
+  if (n <= kColShortN) return ColsShortImpl<IO>(d, kind, x, xs, xls, y, ys, yls, n, width, stream);
+  T* m = ColState<T, 0>(width);  // running max per lane
+  double* sum = ColState<double, 3>(width);
+  for (std::int64_t l = 0; l < width; ++l) {
+    m[l] = -std::numeric_limits<T>::infinity();
+    sum[l] = 0.0;
+  }
+  ColsStatsImpl<IO>(d, kind, x, xs, xls, n, width, m, sum);
+  ColsWriteImpl<IO>(d, kind, x, xs, xls, y, ys, yls, n, width, m, sum, stream);
 }
 
 // Contiguous lanes: full vectors, then the leftover lanes one at a time.
@@ -733,6 +753,42 @@ void ColsStrided(SoftmaxKind kind, const void* xv, std::int64_t xs, std::int64_t
                  std::int64_t yls, std::int64_t n, std::int64_t lanes) {
   ColsImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, static_cast<const typename IO::Storage*>(xv),
                xs, xls, static_cast<typename IO::Storage*>(yv), ys, yls, n, lanes, false);
+}
+
+// The tall-column passes on contiguous lanes (full vectors, then leftovers one at a time, as
+// ColsContiguous): `m` holds the compute type (double for float64, float otherwise).
+template <class IO>
+void ColsStatsContiguous(SoftmaxKind kind, const void* xv, std::int64_t xs, std::int64_t rows, std::int64_t lanes,
+                         void* mv, double* sum) {
+  using D = typename IO::D;
+  using T = hn::TFromD<D>;
+  const D d;
+  const auto* x = static_cast<const typename IO::Storage*>(xv);
+  auto* m = static_cast<T*>(mv);
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t full = lanes / N * N;
+  if (full > 0) ColsStatsImpl<IO>(d, kind, x, xs, 1, rows, full, m, sum);
+  if (full < lanes) {
+    ColsStatsImpl<IO>(hn::CappedTag<T, 1>(), kind, x + full, xs, 1, rows, lanes - full, m + full, sum + full);
+  }
+}
+
+template <class IO>
+void ColsWriteContiguous(SoftmaxKind kind, const void* xv, std::int64_t xs, void* yv, std::int64_t ys,
+                         std::int64_t rows, std::int64_t lanes, const void* mv, const double* sum, bool stream) {
+  using D = typename IO::D;
+  using T = hn::TFromD<D>;
+  const D d;
+  const auto* x = static_cast<const typename IO::Storage*>(xv);
+  auto* y = static_cast<typename IO::Storage*>(yv);
+  const auto* m = static_cast<const T*>(mv);
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const std::int64_t full = lanes / N * N;
+  if (full > 0) ColsWriteImpl<IO>(d, kind, x, xs, 1, y, ys, 1, rows, full, m, sum, stream);
+  if (full < lanes) {
+    ColsWriteImpl<IO>(hn::CappedTag<T, 1>(), kind, x + full, xs, 1, y + full, ys, 1, rows, lanes - full, m + full,
+                      sum + full, false);
+  }
 }
 
 // ---- backward --------------------------------------------------------------------------------------
@@ -875,7 +931,7 @@ constexpr SimdDtypeKernels MakeKernels() {
   return SimdDtypeKernels{&RowsFusedImpl<IO>,          &RowStatsImpl<IO>,         &RowWriteImpl<IO>,
                           &ColsContiguous<IO>,         &ColsStrided<IO>,          &RowsBackwardImpl<IO>,
                           &RowBackwardAccImpl<IO>,     &RowBackwardWriteImpl<IO>, &ColsBackwardContiguous<IO>,
-                          &ColsBackwardStrided<IO>};
+                          &ColsBackwardStrided<IO>,   &ColsStatsContiguous<IO>,  &ColsWriteContiguous<IO>};
 }
 
 const SimdKernelTable* GetTable() {

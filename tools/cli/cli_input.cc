@@ -1,12 +1,8 @@
 #include "cli_input.h"
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 
 #include "io/literal.h"
 #include "io/npy.h"
@@ -34,18 +30,16 @@ Tensor from_bytes(const std::string& bytes, const std::string& source, std::opti
 
 }  // namespace
 
-Tensor read_input(const std::string& input, std::optional<Dtype> dtype) {
+Tensor read_input(const std::string& input, std::optional<Dtype> dtype, InputUse use) {
   if (input == "-") {
     std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     return from_bytes(bytes, "<stdin>", dtype);
   }
   std::error_code ec;
   if (std::filesystem::is_regular_file(input, ec)) {
-    std::ifstream in(input, std::ios::binary);
-    if (!in) throw io::DataError(input + ": cannot open: " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return io::parse_npy(ss.str(), input);  // files are .npy; its errors say what is wrong
+    // Files are .npy; their errors say what is wrong. Printing reads only the summarised
+    // corners of a big array, so it maps the file rather than reading all of it.
+    return use == InputUse::kPrint ? io::map_npy(input) : io::load_npy(input);
   }
   if (looks_like_literal(input)) return io::parse_literal(input, dtype.value_or(kFloat32), "<literal>");
   if (std::filesystem::exists(input, ec)) throw io::DataError(input + ": not a regular file");

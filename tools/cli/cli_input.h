@@ -9,8 +9,11 @@
 
 namespace smx::cli {
 
+enum class InputUse { kCompute, kPrint };
+
 // `dtype` is the literal's element type (float32 when not given); .npy files keep theirs.
-// Throws io::DataError for unreadable or malformed input.
-Tensor read_input(const std::string& input, std::optional<Dtype> dtype);
+// kPrint may return a read-only view of a mapped file. Throws io::DataError for unreadable or
+// malformed input.
+Tensor read_input(const std::string& input, std::optional<Dtype> dtype, InputUse use = InputUse::kCompute);
 
 }  // namespace smx::cli

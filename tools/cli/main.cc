@@ -8,6 +8,8 @@
 #include <string>
 
 #include "cli_input.h"
+#include "print_cast.h"
+#include "stream_forward.h"
 #include "seed_demo.h"
 #include "io/npy.h"
 #include "smx/smx.h"
@@ -97,6 +99,8 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
 int run_forward(const std::string& op, const ForwardArgs& a) {
   if (a.threads > 0) smx::set_num_threads(a.threads);
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
+  // Files on the host stream through bounded blocks; a GPU run loads the whole tensor.
+  if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, a.dim, dtype, a.input, a.out)) return 0;
   const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
   smx::Tensor y;
   if (op == "softmax") y = smx::softmax(x, a.dim, dtype);
@@ -177,8 +181,8 @@ int main(int argc, char** argv) {
     if (chosen == "backward") return run_backward(bwd);
     if (chosen == "show") {
       const auto dtype = dtype_of(show_dtype);
-      smx::Tensor x = smx::cli::read_input(show_input, dtype);
-      std::cout << (dtype ? x.to(*dtype) : x) << "\n";
+      smx::Tensor x = smx::cli::read_input(show_input, dtype, smx::cli::InputUse::kPrint);
+      std::cout << (dtype ? smx::cli::cast_for_printing(x, *dtype) : x) << "\n";
       return 0;
     }
     if (chosen == "demo") {

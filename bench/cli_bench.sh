@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The command against a NumPy + PyTorch script on a 1 GiB float32 .npy (issue 9): wall time and
+# peak RSS (/usr/bin/time -v) for --dim -1 and --dim 0, and a byte-for-byte check (cmp) of the
+# streamed output against the library's in-memory result (the same command with SMX_STREAM=0:
+# load the whole array, smx::softmax, save).
+# Usage: bench/cli_bench.sh [SMX_BINARY]   (default build/release/smx)
+# Env: BENCH_DIR (scratch folder, needs ~4 GiB; default /tmp/smx_cli_bench), ROWS, COLS (shape;
+# default 16384 x 16384 = 1 GiB), THREADS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+smx=$(realpath "${1:-build/release/smx}")
+dir=${BENCH_DIR:-/tmp/smx_cli_bench}
+rows=${ROWS:-16384}
+cols=${COLS:-16384}
+threads=${THREADS:-2}
+py=/usr/bin/python3  # Debian's, with NumPy and torch
+mkdir -p "$dir"
+trap 'rm -f "$dir"/out_*.npy "$dir"/ref_*.npy "$dir"/torch.py' EXIT
+
+if [[ ! -f $dir/big.npy ]] || ! $py -c "import numpy as np,sys; a=np.load(sys.argv[1], mmap_mode='r'); sys.exit(a.shape != ($rows, $cols))" "$dir/big.npy"; then
+  echo "generating $dir/big.npy ($rows x $cols float32)"
+  $py - "$dir/big.npy" "$rows" "$cols" <<'PY'
+import sys
+import numpy as np
+path, rows, cols = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+a = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, cols))
+rng = np.random.default_rng(0)
+step = max(1, (64 << 20) // (4 * cols))
+for r in range(0, rows, step):
+    a[r:r + step] = rng.standard_normal((min(step, rows - r), cols), dtype=np.float32) * 4
+a.flush()
+PY
+fi
+
+cat >"$dir/numpy_torch_softmax.py" <<'PY'
+import os, sys
+import numpy as np
+import torch
+src, dim, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+torch.set_num_threads(int(sys.argv[4]))
+x = torch.from_numpy(np.load(src))
+y = torch.softmax(x, dim)
+with open(dst, "wb") as f:
+    np.save(f, y.numpy())
+    f.flush()
+    os.fsync(f.fileno())
+PY
+
+# Runs a command under /usr/bin/time -v; prints "seconds max_rss_kib".
+measure() {
+  local log
+  log=$(mktemp)
+  /usr/bin/time -v "$@" 2>"$log" >/dev/null || { cat "$log" >&2; rm -f "$log"; return 1; }
+  awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+              /Maximum resident set size/ { rss = $2 }
+              END { printf "%.2f %d\n", s, rss }' "$log"
+  rm -f "$log"
+}
+
+cat "$dir/big.npy" >/dev/null  # both start from a warm page cache
+printf '%-8s %-22s %9s %12s\n' dim what seconds "peak RSS MiB"
+for dim in -1 0; do
+  read -r ts tr < <(measure $py "$dir/numpy_torch_softmax.py" "$dir/big.npy" "$dim" "$dir/out_torch.npy" "$threads")
+  read -r ss sr < <(measure env SMX_NUM_THREADS="$threads" "$smx" softmax --dim "$dim" "$dir/big.npy" -o "$dir/out_smx.npy")
+  printf '%-8s %-22s %9.2f %12d\n' "$dim" "numpy+torch script" "$ts" $((tr / 1024))
+  printf '%-8s %-22s %9.2f %12d\n' "$dim" "smx softmax (stream)" "$ss" $((sr / 1024))
+  awk -v a="$ts" -v b="$ss" -v d="$dim" 'BEGIN { printf "%-8s speed-up %.1fx\n", d, a / b }'
+  rm -f "$dir/out_torch.npy"
+  SMX_STREAM=0 SMX_NUM_THREADS="$threads" "$smx" softmax --dim "$dim" "$dir/big.npy" -o "$dir/ref_smx.npy"
+  if cmp -s "$dir/out_smx.npy" "$dir/ref_smx.npy"; then
+    echo "$dim       identical to the in-memory result (cmp)"
+  else
+    echo "$dim       DIFFERS from the in-memory result" >&2
+    exit 1
+  fi
+  rm -f "$dir/out_smx.npy" "$dir/ref_smx.npy"
+done

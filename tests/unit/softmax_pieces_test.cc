@@ -1,0 +1,141 @@
+// The streaming pieces (ops/softmax_pieces.h) against the in-memory op, bit for bit, on every
+// SIMD target this CPU supports: long rows in pieces of whole chunks and tall columns in row
+// blocks of whole tiles and any lane blocks must reproduce softmax on the whole tensor exactly.
+#include <gtest/gtest.h>
+
+#include <hwy/targets.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/simd_kernels.h"
+#include "ops/softmax_pieces.h"
+#include "smx/smx.h"
+
+namespace smx {
+namespace {
+
+using detail::SoftmaxKind;
+
+std::vector<std::int64_t> supported_targets() {
+  std::vector<std::int64_t> out;
+  const std::int64_t all = detail::supported_simd_targets();
+  for (std::int64_t bit = 1; bit > 0 && bit <= all; bit <<= 1) {
+    if (all & bit) out.push_back(bit);
+  }
+  return out;
+}
+
+class Pieces : public ::testing::TestWithParam<std::int64_t> {
+ protected:
+  void SetUp() override { detail::force_simd_target_for_test(GetParam()); }
+  void TearDown() override { detail::force_simd_target_for_test(0); }
+};
+
+std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info) { return hwy::TargetName(info.param); }
+
+Tensor whole(SoftmaxKind kind, const Tensor& x, std::int64_t dim) {
+  switch (kind) {
+    case SoftmaxKind::kSoftmax: return softmax(x, dim);
+    case SoftmaxKind::kLogSoftmax: return log_softmax(x, dim);
+    default: return softmin(x, dim);
+  }
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  return a.numel() == b.numel() && a.dtype() == b.dtype() &&
+         std::memcmp(a.data_ptr(), b.data_ptr(), static_cast<std::size_t>(a.numel()) * a.element_size()) == 0;
+}
+
+// Inputs with the cases that exercise the merging: a max that grows late, -inf entries, and
+// a region of large values.
+Tensor input(const Size& shape, Dtype dtype, std::uint64_t seed) {
+  Tensor x = randn(shape, seed, kFloat64);
+  auto* p = x.data<double>();
+  const std::int64_t n = x.numel();
+  for (std::int64_t i = 0; i < n; ++i) p[i] *= 4.0;
+  p[n - 1] = 30.0;
+  p[n / 3] = -std::numeric_limits<double>::infinity();
+  p[n / 2] = 25.0;
+  return x.to(dtype);
+}
+
+const SoftmaxKind kKinds[] = {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax, SoftmaxKind::kSoftmin};
+const Dtype kDtypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16};
+
+TEST_P(Pieces, LongRowsInPiecesOfWholeChunksMatchTheWholeRow) {
+  const std::int64_t n = 3 * detail::kFusedRowMax + 1234;
+  for (Dtype dtype : kDtypes) {
+    const Tensor x = input({n}, dtype, 7);
+    const std::size_t e = x.element_size();
+    for (SoftmaxKind kind : kKinds) {
+      const Tensor expected = whole(kind, x, 0);
+      for (std::int64_t chunks : {1, 2, 4}) {
+        const std::int64_t piece = chunks * detail::kFusedRowMax;
+        detail::LongRowPieces row(kind, dtype);
+        const auto* in = static_cast<const char*>(x.data_ptr());
+        for (std::int64_t i = 0; i < n; i += piece) row.add(in + i * e, std::min(piece, n - i));
+        Tensor y = empty({n}, dtype);
+        auto* out = static_cast<char*>(y.data_ptr());
+        for (std::int64_t i = 0; i < n; i += piece) row.write(in + i * e, out + i * e, std::min(piece, n - i));
+        EXPECT_TRUE(same_bytes(y, expected)) << dtype_name(dtype) << " piece " << piece;
+      }
+    }
+  }
+}
+
+TEST_P(Pieces, TallColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) {
+  const std::int64_t n = detail::kColShortN + 3 * detail::kColTile + 5;  // tall, with a ragged last tile
+  const std::int64_t inner = 37;
+  for (Dtype dtype : kDtypes) {
+    const Tensor x = input({n, inner}, dtype, 11);
+    const std::size_t e = x.element_size();
+    for (SoftmaxKind kind : kKinds) {
+      const Tensor expected = whole(kind, x, 0);
+      for (std::int64_t lanes : {std::int64_t{1}, std::int64_t{5}, inner}) {
+        for (std::int64_t rows : {detail::kColTile, 4 * detail::kColTile, n}) {
+          Tensor y = empty({n, inner}, dtype);
+          for (std::int64_t l0 = 0; l0 < inner; l0 += lanes) {
+            const std::int64_t w = std::min(lanes, inner - l0);
+            detail::TallColumnPieces cols(kind, dtype, w);
+            std::vector<char> xb(static_cast<std::size_t>(rows * w) * e), yb(xb.size());
+            auto gather = [&](std::int64_t r, std::int64_t h) {
+              for (std::int64_t i = 0; i < h; ++i) {
+                std::memcpy(xb.data() + i * w * e, static_cast<const char*>(x.data_ptr()) + ((r + i) * inner + l0) * e,
+                            w * e);
+              }
+            };
+            for (std::int64_t r = 0; r < n; r += rows) {
+              const std::int64_t h = std::min(rows, n - r);
+              gather(r, h);
+              cols.add(xb.data(), h);
+            }
+            for (std::int64_t r = 0; r < n; r += rows) {
+              const std::int64_t h = std::min(rows, n - r);
+              gather(r, h);
+              cols.write(xb.data(), yb.data(), h);
+              for (std::int64_t i = 0; i < h; ++i) {
+                std::memcpy(static_cast<char*>(y.data_ptr()) + ((r + i) * inner + l0) * e, yb.data() + i * w * e,
+                            w * e);
+              }
+            }
+          }
+          EXPECT_TRUE(same_bytes(y, expected)) << dtype_name(dtype) << " lanes " << lanes << " rows " << rows;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, Pieces, ::testing::ValuesIn(supported_targets()), target_name);
+
+TEST(PiecesAvailability, NotWithTheReferenceKernels) {
+  EXPECT_TRUE(detail::softmax_pieces_available());
+  detail::force_reference_kernels_for_test(true);
+  EXPECT_FALSE(detail::softmax_pieces_available());
+  detail::force_reference_kernels_for_test(false);
+}
+
+}  // namespace
+}  // namespace smx
