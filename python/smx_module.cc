@@ -123,18 +123,26 @@ Borrowed from_dlpack(const py::object& obj) {
   if (managed == nullptr) throw py::error_already_set();
   PyCapsule_SetName(capsule.ptr(), "used_dltensor");  // we own it now
   Borrowed b;
+  const DLTensor& t = managed->dl_tensor;
+  if (t.device.device_type != kDLCPU || dlpack_float_dtype(t.dtype)) {
+    // Floating types, and anything on a GPU: the library's zero-copy import, which owns
+    // `managed` from here on (CUDA work goes to smx's current stream, the legacy default one
+    // unless the caller chose another).
+    try {
+      b.tensor = smx::from_dlpack(managed);
+    } catch (const smx::RuntimeError& e) {
+      throw py::type_error(std::string("smx: ") + e.what());
+    }
+    return b;
+  }
   b.dlpack = std::shared_ptr<DLManagedTensor>(managed, [](DLManagedTensor* m) {
     if (m->deleter) m->deleter(m);
   });
-  const DLTensor& t = managed->dl_tensor;
-  // CUDA tensors are borrowed in place too (kDLCUDA); the work is enqueued on smx's current
-  // stream, the legacy default stream unless the caller chose another.
-  const bool on_gpu = t.device.device_type == kDLCUDA;
-  if (t.device.device_type != kDLCPU && !on_gpu) {
-    throw py::type_error("smx: only CPU and CUDA tensors are supported (DLPack device type " +
-                         std::to_string(static_cast<int>(t.device.device_type)) + ")");
+  if (!dlpack_is_integer(t.dtype)) {
+    throw py::type_error("smx: unsupported DLPack dtype (code " + std::to_string(t.dtype.code) + ", " +
+                         std::to_string(t.dtype.bits) + " bits, " + std::to_string(t.dtype.lanes) + " lanes)");
   }
-  const smx::Device device = on_gpu ? smx::Device(smx::kCUDA, t.device.device_id) : smx::Device();
+  // CPU integers of any width are widened to int64 once.
   std::vector<std::int64_t> sizes(t.shape, t.shape + t.ndim);
   std::vector<std::int64_t> strides;
   if (t.strides) {
@@ -143,16 +151,7 @@ Borrowed from_dlpack(const py::object& obj) {
     strides.assign(static_cast<std::size_t>(t.ndim), 1);
     for (int d = t.ndim - 2; d >= 0; --d) strides[d] = strides[d + 1] * std::max<std::int64_t>(sizes[d + 1], 1);
   }
-  if (const auto dtype = dlpack_float_dtype(t.dtype)) {
-    b.tensor = smx::from_blob(static_cast<char*>(t.data) + t.byte_offset, smx::Size(sizes), strides, *dtype, device);
-  } else if (on_gpu) {
-    throw py::type_error("smx: CUDA tensors must be float32, float64, float16 or bfloat16");
-  } else if (dlpack_is_integer(t.dtype)) {
-    b.tensor = integers_to_int64(t, sizes, strides);
-  } else {
-    throw py::type_error("smx: unsupported DLPack dtype (code " + std::to_string(t.dtype.code) + ", " +
-                         std::to_string(t.dtype.bits) + " bits, " + std::to_string(t.dtype.lanes) + " lanes)");
-  }
+  b.tensor = integers_to_int64(t, sizes, strides);
   return b;
 }
 
@@ -193,36 +192,9 @@ py::object wrap(const Borrowed& input, smx::Tensor result) {
 
 // ---- DLPack export -----------------------------------------------------------------------------
 
-struct ExportContext {
-  smx::Tensor tensor;
-  std::vector<std::int64_t> shape, strides;
-  DLManagedTensor managed{};
-};
-
-DLDataType to_dl(smx::Dtype d) {
-  switch (d) {
-    case smx::kFloat32: return {kDLFloat, 32, 1};
-    case smx::kFloat64: return {kDLFloat, 64, 1};
-    case smx::kFloat16: return {kDLFloat, 16, 1};
-    case smx::kBFloat16: return {kDLBfloat, 16, 1};
-    case smx::kInt64: return {kDLInt, 64, 1};
-    case smx::kBool: return {kDLUInt, 8, 1};
-  }
-  return {kDLFloat, 32, 1};
-}
-
 py::capsule export_dlpack(const smx::Tensor& t) {
-  auto* ctx = new ExportContext{t, t.sizes().vec(), t.strides(), {}};
-  ctx->managed.dl_tensor.data = t.data_ptr();
-  ctx->managed.dl_tensor.device = t.is_cuda() ? DLDevice{kDLCUDA, t.device().index()} : DLDevice{kDLCPU, 0};
-  ctx->managed.dl_tensor.ndim = static_cast<int>(t.dim());
-  ctx->managed.dl_tensor.dtype = to_dl(t.dtype());
-  ctx->managed.dl_tensor.shape = ctx->shape.data();
-  ctx->managed.dl_tensor.strides = ctx->strides.data();
-  ctx->managed.dl_tensor.byte_offset = 0;
-  ctx->managed.manager_ctx = ctx;
-  ctx->managed.deleter = [](DLManagedTensor* m) { delete static_cast<ExportContext*>(m->manager_ctx); };
-  PyObject* cap = PyCapsule_New(&ctx->managed, "dltensor", [](PyObject* c) {
+  DLManagedTensor* managed = smx::to_dlpack(t);
+  PyObject* cap = PyCapsule_New(managed, "dltensor", [](PyObject* c) {
     // Still named "dltensor": nobody consumed it, so we free it.
     if (PyCapsule_IsValid(c, "dltensor")) {
       auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(c, "dltensor"));

@@ -25,8 +25,9 @@ std::optional<Dtype> dtype_from(const DLDataType& t) {
   if (t.code == kDLFloat && t.bits == 16) return kFloat16;
   if (t.code == kDLBfloat && t.bits == 16) return kBFloat16;
   if (t.code == kDLInt && t.bits == 64) return kInt64;
-  // DLPack 0.8 added kDLBool (6); producers before it export bool as uint8.
-  if ((t.code == 6 || t.code == kDLUInt) && t.bits == 8) return kBool;
+  // DLPack 0.8 added kDLBool (6). uint8 stays unsupported: it is an integer, not a bool (to_dlpack
+  // writes bool as uint8 only because DLPack 0.6 has no bool code).
+  if (t.code == 6 && t.bits == 8) return kBool;
   return std::nullopt;
 }
 
