@@ -18,6 +18,7 @@
 
 #include "kernels/simd_kernels.h"
 #include "runtime/parallel.h"
+#include "simd_target_fixture.h"
 #include "smx/smx.h"
 #include "test_support.h"
 
@@ -26,22 +27,9 @@ namespace {
 
 using test::Op;
 
-std::vector<std::int64_t> supported_targets() {
-  std::vector<std::int64_t> out;
-  const std::int64_t all = detail::supported_simd_targets();
-  for (std::int64_t bit = 1; bit > 0 && bit <= all; bit <<= 1) {
-    if (all & bit) out.push_back(bit);
-  }
-  return out;
-}
-
-class PerTarget : public ::testing::TestWithParam<std::int64_t> {
- protected:
-  void SetUp() override { detail::force_simd_target_for_test(GetParam()); }
-  void TearDown() override { detail::force_simd_target_for_test(0); }
-};
-
-std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info) { return hwy::TargetName(info.param); }
+using test::supported_targets;
+using test::target_name;
+class PerTarget : public test::SimdTargetTest {};
 
 double tolerance(Dtype dtype) {
   switch (dtype) {

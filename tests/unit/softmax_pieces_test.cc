@@ -11,6 +11,7 @@
 
 #include "kernels/simd_kernels.h"
 #include "ops/softmax_pieces.h"
+#include "simd_target_fixture.h"
 #include "smx/smx.h"
 
 namespace smx {
@@ -18,22 +19,9 @@ namespace {
 
 using detail::SoftmaxKind;
 
-std::vector<std::int64_t> supported_targets() {
-  std::vector<std::int64_t> out;
-  const std::int64_t all = detail::supported_simd_targets();
-  for (std::int64_t bit = 1; bit > 0 && bit <= all; bit <<= 1) {
-    if (all & bit) out.push_back(bit);
-  }
-  return out;
-}
-
-class Pieces : public ::testing::TestWithParam<std::int64_t> {
- protected:
-  void SetUp() override { detail::force_simd_target_for_test(GetParam()); }
-  void TearDown() override { detail::force_simd_target_for_test(0); }
-};
-
-std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info) { return hwy::TargetName(info.param); }
+using test::supported_targets;
+using test::target_name;
+class Pieces : public test::SimdTargetTest {};
 
 Tensor whole(SoftmaxKind kind, const Tensor& x, std::int64_t dim) {
   switch (kind) {
