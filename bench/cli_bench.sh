@@ -5,7 +5,8 @@
 # load the whole array, smx::softmax, save).
 # Usage: bench/cli_bench.sh [SMX_BINARY]   (default build/release/smx)
 # Env: BENCH_DIR (scratch folder, needs ~4 GiB; default /tmp/smx_cli_bench), ROWS, COLS (shape;
-# default 16384 x 16384 = 1 GiB), THREADS (default 2).
+# default 16384 x 16384 = 1 GiB), THREADS (default 2), CSV (also write the rows there, in
+# python_bench.py's format what,problem,impl,time_us,peak_rss_mib,identical, for report.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 smx=$(realpath "${1:-build/release/smx}")
@@ -13,9 +14,10 @@ dir=${BENCH_DIR:-/tmp/smx_cli_bench}
 rows=${ROWS:-16384}
 cols=${COLS:-16384}
 threads=${THREADS:-2}
+csv=${CSV:-}
 py=/usr/bin/python3  # Debian's, with NumPy and torch
 mkdir -p "$dir"
-trap 'rm -f "$dir"/out_*.npy "$dir"/ref_*.npy "$dir"/torch.py' EXIT
+trap 'rm -f "$dir"/out_*.npy "$dir"/ref_*.npy "$dir"/numpy_torch_softmax.py "$dir"/close.py' EXIT
 
 if [[ ! -f $dir/big.npy ]] || ! $py -c "import numpy as np,sys; a=np.load(sys.argv[1], mmap_mode='r'); sys.exit(a.shape != ($rows, $cols))" "$dir/big.npy"; then
   echo "generating $dir/big.npy ($rows x $cols float32)"
@@ -57,6 +59,21 @@ measure() {
   rm -f "$log"
 }
 
+# smx's output against torch's, elementwise within float32 rounding (not bitwise: the exps differ
+# in the last bits), a slab at a time so that neither 1 GiB array is loaded whole.
+cat >"$dir/close.py" <<'PY'
+import sys
+import numpy as np
+a, b = np.load(sys.argv[1], mmap_mode="r"), np.load(sys.argv[2], mmap_mode="r")
+ok = a.shape == b.shape and all(np.allclose(a[r:r + 512], b[r:r + 512], rtol=1e-5, atol=1e-6)
+                                for r in range(0, a.shape[0], 512))
+sys.exit(0 if ok else 1)
+PY
+
+if [[ -n $csv ]]; then echo "what,problem,impl,time_us,peak_rss_mib,identical" >"$csv"; fi
+bytes=$((rows * cols * 4))
+size=$(awk -v b="$bytes" 'BEGIN { if (b >= 2^30) printf "%.0f GiB", b / 2^30; else printf "%.0f MiB", b / 2^20 }')
+
 cat "$dir/big.npy" >/dev/null  # both start from a warm page cache
 printf '%-8s %-22s %9s %12s\n' dim what seconds "peak RSS MiB"
 for dim in -1 0; do
@@ -65,10 +82,17 @@ for dim in -1 0; do
   printf '%-8s %-22s %9.2f %12d\n' "$dim" "numpy+torch script" "$ts" $((tr / 1024))
   printf '%-8s %-22s %9.2f %12d\n' "$dim" "smx softmax (stream)" "$ss" $((sr / 1024))
   awk -v a="$ts" -v b="$ss" -v d="$dim" 'BEGIN { printf "%-8s speed-up %.1fx\n", d, a / b }'
+  if $py "$dir/close.py" "$dir/out_smx.npy" "$dir/out_torch.npy"; then close="allclose to torch"; else close="NOT close to torch"; fi
   rm -f "$dir/out_torch.npy"
   SMX_STREAM=0 SMX_NUM_THREADS="$threads" "$smx" softmax --dim "$dim" "$dir/big.npy" -o "$dir/ref_smx.npy"
-  if cmp -s "$dir/out_smx.npy" "$dir/ref_smx.npy"; then
-    echo "$dim       identical to the in-memory result (cmp)"
+  if cmp -s "$dir/out_smx.npy" "$dir/ref_smx.npy"; then same=yes; else same=no; fi
+  if [[ -n $csv ]]; then
+    problem="${rows}x${cols} float32 .npy ($size) dim $dim"
+    echo "cli,$problem,smx softmax,$(awk -v s="$ss" 'BEGIN { printf "%.0f", s * 1e6 }'),$((sr / 1024)),$same (bitwise = in-memory smx); $close" >>"$csv"
+    echo "cli,$problem,NumPy + PyTorch script,$(awk -v s="$ts" 'BEGIN { printf "%.0f", s * 1e6 }'),$((tr / 1024))," >>"$csv"
+  fi
+  if [[ $same == yes ]]; then
+    echo "$dim       identical to the in-memory result (cmp); $close"
   else
     echo "$dim       DIFFERS from the in-memory result" >&2
     exit 1

@@ -7,8 +7,12 @@ so its time is the call alone. Each cell is the median of repeated timings of th
 three taking turns (with a pause before each turn for idle threads to stop spinning); the last
 columns are torch's (and scipy's) time / smx's time, > 1 meaning smx is faster.
 
-Usage: PYTHONPATH=build/release/python /usr/bin/python3 bench/python_bench.py [--threads N]
+With --csv FILE it also writes one row per call (what,problem,impl,time_us,peak_rss_mib,identical,
+the format cli_bench.sh writes too) for report.py's "What users call" table in README.md.
+
+Usage: PYTHONPATH=build/release/python /usr/bin/python3 bench/python_bench.py [--threads N] [--csv FILE]
 """
+import csv
 import argparse
 import statistics
 import time
@@ -58,7 +62,9 @@ def medians_us(fns, rounds=7, block_seconds=0.03, settle_seconds=0.25):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--csv", help="also write the medians here (for bench/report.py)")
     args = parser.parse_args()
+    rows = []
     torch.set_num_threads(args.threads)
     smx.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -79,6 +85,18 @@ def main():
         sp_ratio = f"{sp / ours:9.2f}x" if sp else f"{'n/a':>10}"
         label = "x".join(map(str, shape))
         print(f"{label:>10} {dim:>4} {ours:10.1f} {theirs:10.1f} {sp_cell} {theirs / ours:9.2f}x {sp_ratio}")
+        # identical: smx's result was checked against torch's above (allclose, not bitwise: the
+        # exps differ in the last bits).
+        problem = f"{label} dim {dim}"
+        rows.append(["python", problem, "smx.softmax", f"{ours:.2f}", "", "allclose to torch"])
+        rows.append(["python", problem, "torch.softmax", f"{theirs:.2f}", "", ""])
+        if sp:
+            rows.append(["python", problem, "scipy.special.softmax", f"{sp:.2f}", "", ""])
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["what", "problem", "impl", "time_us", "peak_rss_mib", "identical"])
+            w.writerows(rows)
 
 
 if __name__ == "__main__":
