@@ -59,15 +59,22 @@ measure() {
   rm -f "$log"
 }
 
-# smx's output against torch's, elementwise within float32 rounding (not bitwise: the exps differ
-# in the last bits), a slab at a time so that neither 1 GiB array is loaded whole.
+# Both outputs against a float64 softmax of the same input, on a slab of whole groups (512 rows
+# for dim -1, 256 full columns for dim 0) so that no 1 GiB array is loaded whole. Prints each
+# one's largest relative error. (torch 1.13 sums dim-0 columns of 16384 in float32 and lands at
+# ~6e-5; smx's float32 bound is ~2e-6, see the README's accuracy notes.)
 cat >"$dir/close.py" <<'PY'
 import sys
 import numpy as np
-a, b = np.load(sys.argv[1], mmap_mode="r"), np.load(sys.argv[2], mmap_mode="r")
-ok = a.shape == b.shape and all(np.allclose(a[r:r + 512], b[r:r + 512], rtol=1e-5, atol=1e-6)
-                                for r in range(0, a.shape[0], 512))
-sys.exit(0 if ok else 1)
+import torch
+ours, theirs, src, dim = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+x = np.load(src, mmap_mode="r")
+part = (slice(0, 512), slice(None)) if dim == -1 else (slice(None), slice(0, 256))
+ref = torch.softmax(torch.from_numpy(np.asarray(x[part], np.float64)), dim).numpy()
+def err(path):
+    y = np.asarray(np.load(path, mmap_mode="r")[part], np.float64)
+    return float(np.max(np.abs(y - ref) / ref))
+print(f"smx {err(ours):.1e} / torch {err(theirs):.1e}")
 PY
 
 if [[ -n $csv ]]; then echo "what,problem,impl,time_us,peak_rss_mib,identical" >"$csv"; fi
@@ -82,7 +89,7 @@ for dim in -1 0; do
   printf '%-8s %-22s %9.2f %12d\n' "$dim" "numpy+torch script" "$ts" $((tr / 1024))
   printf '%-8s %-22s %9.2f %12d\n' "$dim" "smx softmax (stream)" "$ss" $((sr / 1024))
   awk -v a="$ts" -v b="$ss" -v d="$dim" 'BEGIN { printf "%-8s speed-up %.1fx\n", d, a / b }'
-  if $py "$dir/close.py" "$dir/out_smx.npy" "$dir/out_torch.npy"; then close="allclose to torch"; else close="NOT close to torch"; fi
+  close="max relative error vs float64: $($py "$dir/close.py" "$dir/out_smx.npy" "$dir/out_torch.npy" "$dir/big.npy" "$dim")"
   rm -f "$dir/out_torch.npy"
   SMX_STREAM=0 SMX_NUM_THREADS="$threads" "$smx" softmax --dim "$dim" "$dir/big.npy" -o "$dir/ref_smx.npy"
   if cmp -s "$dir/out_smx.npy" "$dir/ref_smx.npy"; then same=yes; else same=no; fi
