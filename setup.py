@@ -18,6 +18,7 @@ class CMakeBuild(build_ext):
         subprocess.check_call([
             "cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
             "-DSMX_BUILD_TESTS=OFF", "-DSMX_BUILD_CLI=OFF", "-DSMX_BUILD_EXAMPLES=OFF",
+            "-DSMX_BUILD_PYTHON=ON",  # a missing package is a CMake error naming it
             f"-DPython_EXECUTABLE={sys.executable}"])
         subprocess.check_call(["cmake", "--build", str(build), "--target", "_smx", "--parallel"])
         built = next((build / "python" / "smx").glob("_smx*.so"))
