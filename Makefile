@@ -47,7 +47,7 @@ bench:
 
 install:
 	scripts/install-deps.sh core cli
-	scripts/build.sh release
+	SMX_CMAKE_ARGS="-DSMX_BUILD_CLI=ON" scripts/build.sh release
 	cmake --install build/release --prefix $(PREFIX)
 
 clean:
