@@ -15,17 +15,24 @@ CTEST := ctest --output-on-failure --timeout 900 -j $(shell nproc)
 TSAN_TESTS := block_cache_test concurrent_softmax_test simd_kernel_test
 TSAN_FILTER := ^(Threads|BlockCache|ConcurrentSoftmax)\.
 
+# The optional parts of the build (CMakeLists.txt): `make run` installs only the core group and
+# leaves them AUTO (built if found, else skipped with a note; AUTO also undoes an earlier
+# `make test`'s ON); `make test` installs every group its tests need and asks for ON, so a
+# missing package is a configure error, never a silently skipped test.
+OPTIONAL_AUTO := -DSMX_BUILD_TESTS=AUTO -DSMX_BUILD_CLI=AUTO -DSMX_BUILD_PYTHON=AUTO
+OPTIONAL_ON := -DSMX_BUILD_TESTS=ON -DSMX_BUILD_CLI=ON -DSMX_BUILD_PYTHON=ON
+
 run:
-	scripts/install-deps.sh core cli
-	scripts/build.sh release seed_example
+	scripts/install-deps.sh core
+	SMX_CMAKE_ARGS="$(OPTIONAL_AUTO)" scripts/build.sh release seed_example
 	build/release/seed_example
 
 test:
-	scripts/install-deps.sh core cli sanitize python torch cross
-	scripts/build.sh release
+	scripts/install-deps.sh core cli tests sanitize python torch cross
+	SMX_CMAKE_ARGS="$(OPTIONAL_ON)" scripts/build.sh release
 	echo "== tests: g++ Release =="
 	cd build/release && $(CTEST)
-	scripts/build.sh sanitize
+	SMX_CMAKE_ARGS="$(OPTIONAL_ON)" scripts/build.sh sanitize
 	echo "== tests: clang 14, AddressSanitizer + UndefinedBehaviorSanitizer =="
 	cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
 	scripts/build.sh tsan $(TSAN_TESTS)
@@ -64,7 +71,7 @@ bench:
 
 install:
 	scripts/install-deps.sh core cli
-	scripts/build.sh release
+	SMX_CMAKE_ARGS="-DSMX_BUILD_CLI=ON" scripts/build.sh release
 	cmake --install build/release --prefix $(PREFIX)
 
 clean:

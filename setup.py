@@ -19,6 +19,7 @@ class CMakeBuild(build_ext):
         subprocess.check_call([
             "cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
             "-DSMX_BUILD_TESTS=OFF", "-DSMX_BUILD_CLI=OFF", "-DSMX_BUILD_EXAMPLES=OFF",
+            "-DSMX_BUILD_PYTHON=ON",  # a missing package is a CMake error naming it
             f"-DPython_EXECUTABLE={sys.executable}",
             # Extra CMake arguments, e.g. SMX_CMAKE_ARGS=-DSMX_CUDA=OFF (the CUDA backend is built
             # by default when nvcc is found).

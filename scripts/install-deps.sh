@@ -3,12 +3,16 @@
 # root). Usage: scripts/install-deps.sh GROUP... where GROUP is one of the names below.
 set -euo pipefail
 
+# core is all `make run` may need (the library and the seed example); every other part of the
+# build is optional (CMakeLists.txt) and its group is installed by the target that uses it.
+# scripts/fresh-debian.sh checks these lists on a bare Debian 12 root (.ci/run does so for `make run`).
 declare -A GROUPS_PKGS=(
-  [core]="g++ cmake ninja-build pkg-config libgtest-dev libhwy-dev"
+  [core]="g++ cmake ninja-build libhwy-dev"
   [cli]="libcli11-dev time"
+  [tests]="libgtest-dev pkg-config"
   [sanitize]="clang-14 libclang-rt-14-dev"
   [cross]="g++-aarch64-linux-gnu"
-  [python]="pybind11-dev libdlpack-dev python3-dev python3-numpy python3-pytest"
+  [python]="python3 python3-dev pybind11-dev libdlpack-dev python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel"
   [torch]="python3-torch"
   [bench]="libbenchmark-dev libtorch-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev python3-matplotlib python3-scipy"
 )
