@@ -8,7 +8,8 @@
 // dims: each wrapped like PyTorch; a repeated dim (after wrapping) raises smx::RuntimeError
 //       "dim 1 appears multiple times in the list of dims" and an out-of-range one raises
 //       smx::IndexError "Dimension out of range (expected to be in range of [-2, 1], but got 5)",
-//       PyTorch's words for dim lists (torch.sum, torch.amax), checked in list order.
+//       PyTorch's words for dim lists (torch.sum, torch.amax); as there, every dim is
+//       range-checked before repeats are looked for.
 //       A list of one dim is exactly the single-dim op (same bits). An empty list raises
 //       smx::RuntimeError: torch's reductions read dim=() as "every dim" while scipy and JAX read
 //       axis=() as "no dim" (every element its own group, all ones); rather than pick one

@@ -13,13 +13,14 @@
 namespace smx {
 
 std::vector<std::int64_t> wrap_dim_list(DimList dims, std::int64_t ndim) {
+  // As torch.sum: every dim is wrapped first (IndexError for the first out of range), then
+  // repeats are looked for in list order.
   std::vector<std::int64_t> wrapped;
-  for (std::int64_t d : dims) {
-    const std::int64_t w = detail::wrap_dim(d, ndim);  // PyTorch's IndexError, in list order
-    if (std::find(wrapped.begin(), wrapped.end(), w) != wrapped.end()) {
-      throw RuntimeError("dim " + std::to_string(w) + " appears multiple times in the list of dims");
+  for (std::int64_t d : dims) wrapped.push_back(detail::wrap_dim(d, ndim));
+  for (auto it = wrapped.begin(); it != wrapped.end(); ++it) {
+    if (std::find(wrapped.begin(), it, *it) != it) {
+      throw RuntimeError("dim " + std::to_string(*it) + " appears multiple times in the list of dims");
     }
-    wrapped.push_back(w);
   }
   return wrapped;
 }

@@ -292,8 +292,10 @@ TEST(SoftmaxDims, ErrorsUsePyTorchWords) {
   EXPECT_THROW(softmax(x, {1, 5}), IndexError);
   EXPECT_EQ(message([&] { softmax(x, {0, 5}); }),
             "Dimension out of range (expected to be in range of [-2, 1], but got 5)");
-  // In list order, as torch.sum: the range error of a later dim comes after a repeat.
-  EXPECT_EQ(message([&] { log_softmax(x, {0, 0, 5}); }), "dim 0 appears multiple times in the list of dims");
+  // As torch.sum: every dim is range-checked before repeats are looked for.
+  EXPECT_EQ(message([&] { log_softmax(x, {0, 0, 5}); }),
+            "Dimension out of range (expected to be in range of [-2, 1], but got 5)");
+  EXPECT_EQ(message([&] { log_softmax(x, {0, 1, -2}); }), "dim 0 appears multiple times in the list of dims");
   EXPECT_THROW(softmax(x, {-3, 0}), IndexError);
   EXPECT_THROW(softmax(scalar_tensor(1.0), {0, -1}), RuntimeError);
   EXPECT_THROW(softmax(x, DimList()), RuntimeError);  // the empty list: see smx/softmax_dims.h
