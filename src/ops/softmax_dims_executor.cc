@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/simd_kernels.h"
@@ -34,6 +35,12 @@ namespace {
 constexpr std::int64_t kMinElementsPerThread = 1 << 14;  // as the single-dim executor
 constexpr std::int64_t kStreamBytes = 8 << 20;           // as the single-dim executor
 constexpr std::int64_t kLaneBlock = 64;  // lanes per work item (fixed: results never depend on it)
+// Input bytes per tile of groups in the rows walk: small enough that the write pass finds the
+// tile in L2 (the tile size changes no result: each group is computed on its own).
+constexpr std::int64_t kTileBytes = 256 << 10;
+// Rows shorter than this are written with ordinary stores (a fence after every few lines of
+// non-temporal stores costs more than it saves).
+constexpr std::int64_t kStreamRowBytes = 4096;
 
 const SimdDtypeKernels& kernels_for(Dtype dtype) {
   const SimdKernelTable& t = simd_kernels();
@@ -82,13 +89,131 @@ void for_each_group(bool groups_in_parallel, std::int64_t groups, std::int64_t u
 
 // ---- rows: the innermost block is in the group ----
 
+// Groups in tiles of consecutive groups (about kTileBytes of input each, so a tile's second pass
+// reads from cache), tiles in parallel. fn(first group, count, thread's scratch) does a tile.
+template <typename Fn>
+void for_each_tile(const GroupBlocks& p, std::size_t elem, Fn&& fn) {
+  const std::int64_t groups = p.batch_count();
+  const std::int64_t group_bytes = p.group_size() * static_cast<std::int64_t>(elem);
+  const std::int64_t tile = std::clamp<std::int64_t>(kTileBytes / std::max<std::int64_t>(group_bytes, 1), 1, groups);
+  const std::int64_t tiles = (groups + tile - 1) / tile;
+  parallel_for(tiles, groups * p.group_size() / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) fn(t * tile, std::min(tile, groups - t * tile));
+  });
+}
+
+// A unit of a group: chunk c of run r (rows longer than kFusedRowMax are cut as the single-dim
+// executor cuts them). Offset from the group's base, and length.
+struct UnitSpan {
+  std::int64_t offset, len;
+};
+UnitSpan unit_span(const GroupBlocks& p, std::int64_t chunks, std::int64_t u) {
+  const std::int64_t c = u % chunks;
+  return {p.runs[static_cast<std::size_t>(u / chunks)] + c * kFusedRowMax, std::min(kFusedRowMax, p.n - c * kFusedRowMax)};
+}
+
+// Groups of at most kFusedRowMax elements: the rows of a tile of neighbouring groups are copied
+// into contiguous per-thread buffers (a tile is about kTileBytes, so it stays in L2; copied run by
+// run, so memory is read and written in long sequential spans), the single-dim kernel for whole
+// rows runs on the tile (one group = one row), and the result rows are copied out. One exp per
+// element, as a last-dim softmax, and the same bits as permute + reshape + softmax over the last
+// dim. fn(inputs, outputs, count) gets the buffers of the operands in `ins` and `outs`, holding
+// `count` groups of group_size() elements back to back.
+template <typename Fn>
+void gather_rows(const GroupBlocks& p, std::initializer_list<const Tensor*> ins,
+                 std::initializer_list<const Tensor*> outs, Fn&& fn) {
+  const std::int64_t groups = p.batch_count();
+  const std::int64_t e = static_cast<std::int64_t>((*ins.begin())->element_size());
+  const std::size_t row_bytes = static_cast<std::size_t>(p.n * e);
+  const std::int64_t group_bytes = p.group_size() * e;
+  const std::int64_t tile = std::clamp<std::int64_t>(kTileBytes / group_bytes, 1, groups);
+  const std::int64_t tiles = (groups + tile - 1) / tile;
+  std::vector<char*> in_base, out_base;
+  for (const Tensor* t : ins) in_base.push_back(at(*t, 0));
+  for (const Tensor* t : outs) out_base.push_back(at(*t, 0));
+  const std::size_t slots = in_base.size() + out_base.size();
+  const std::size_t slot_doubles = static_cast<std::size_t>(tile * group_bytes) / sizeof(double) + 8;
+  parallel_for(tiles, groups * p.group_size() / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
+    thread_local std::vector<double> storage;  // doubles: aligned for every dtype
+    thread_local std::vector<std::int64_t> base;
+    storage.resize(slots * slot_doubles);
+    char* bufs[4];
+    for (std::size_t b = 0; b < slots; ++b) bufs[b] = reinterpret_cast<char*>(storage.data() + b * slot_doubles);
+    char** in_bufs = bufs;
+    char** out_bufs = bufs + in_base.size();
+    for (std::int64_t t = begin; t < end; ++t) {
+      const std::int64_t g0 = t * tile;
+      const std::int64_t count = std::min(tile, groups - g0);
+      base.resize(static_cast<std::size_t>(count));
+      for (std::int64_t i = 0; i < count; ++i) base[static_cast<std::size_t>(i)] = p.batch_offset(g0 + i) * e;
+      for (std::size_t o = 0; o < in_base.size(); ++o) {
+        for (std::size_t r = 0; r < p.runs.size(); ++r) {
+          const char* src = in_base[o] + p.runs[r] * e;
+          char* dst = in_bufs[o] + r * row_bytes;
+          for (std::int64_t i = 0; i < count; ++i) {
+            std::memcpy(dst + i * group_bytes, src + base[static_cast<std::size_t>(i)], row_bytes);
+          }
+        }
+      }
+      fn(in_bufs, out_bufs, count);
+      for (std::size_t o = 0; o < out_base.size(); ++o) {
+        for (std::size_t r = 0; r < p.runs.size(); ++r) {
+          char* dst = out_base[o] + p.runs[r] * e;
+          const char* src = out_bufs[o] + r * row_bytes;
+          for (std::int64_t i = 0; i < count; ++i) {
+            std::memcpy(dst + base[static_cast<std::size_t>(i)], src + i * group_bytes, row_bytes);
+          }
+        }
+      }
+    }
+  });
+}
+
 void forward_rows(const SimdDtypeKernels& k, SoftmaxKind kind, const Tensor& x, const Tensor& y,
                   const GroupBlocks& p, bool stream) {
   const std::int64_t chunks = chunks_of(p.n);
   const std::int64_t units = static_cast<std::int64_t>(p.runs.size()) * chunks;
   const std::int64_t groups = p.batch_count();
-  // Per-unit statistics of the groups in flight (all groups when groups run in parallel).
   const bool per_group_parallel = groups >= get_num_threads() || units == 1;
+  // Non-temporal stores only for rows long enough to fill whole lines between fences.
+  stream = stream && p.n * static_cast<std::int64_t>(x.element_size()) >= kStreamRowBytes;
+  if (p.group_size() <= kFusedRowMax) {
+    const std::int64_t gs = p.group_size();
+    gather_rows(p, {&x}, {&y}, [&](char* const* in, char* const* out, std::int64_t count) {
+      k.rows_fused(kind, in[0], gs, out[0], gs, count, gs, false);
+    });
+    return;
+  }
+  if (per_group_parallel) {
+    // Unit by unit over every group of a tile: the rows of neighbouring groups are neighbours in
+    // memory. Each group still folds its units in order 0, 1, 2, ... (the same bits as one group
+    // at a time).
+    char* const xb = at(x, 0);
+    char* const yb = at(y, 0);
+    const auto e = static_cast<std::int64_t>(x.element_size());
+    for_each_tile(p, x.element_size(), [&](std::int64_t g0, std::int64_t count) {
+      thread_local std::vector<RowStats> stats;
+      thread_local std::vector<std::int64_t> base;
+      stats.resize(static_cast<std::size_t>(count));
+      base.resize(static_cast<std::size_t>(count));
+      for (std::int64_t i = 0; i < count; ++i) base[static_cast<std::size_t>(i)] = p.batch_offset(g0 + i) * e;
+      for (std::int64_t u = 0; u < units; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+          const RowStats r = k.row_stats(kind, xb + base[i] + s.offset * e, s.len);
+          stats[i] = u == 0 ? r : merge_row_stats(stats[i], r);
+        }
+      }
+      for (std::int64_t u = 0; u < units; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+          const std::int64_t o = base[i] + s.offset * e;
+          k.row_write(kind, xb + o, yb + o, s.len, stats[i], stream);
+        }
+      }
+    });
+    return;
+  }
   std::vector<RowStats> partial(static_cast<std::size_t>(units * (per_group_parallel ? groups : 1)));
   auto slot = [&](std::int64_t g, std::int64_t u) {
     return static_cast<std::size_t>((per_group_parallel ? g * units : 0) + u);
@@ -135,6 +260,42 @@ void backward_rows(const SimdDtypeKernels& k, BackwardKind kind, const Tensor& g
   const std::int64_t units = static_cast<std::int64_t>(p.runs.size()) * chunks;
   const std::int64_t groups = p.batch_count();
   const bool per_group_parallel = groups >= get_num_threads() || units == 1;
+  stream = stream && p.n * static_cast<std::int64_t>(grad.element_size()) >= kStreamRowBytes;
+  if (p.group_size() <= kFusedRowMax) {
+    const std::int64_t gs = p.group_size();
+    gather_rows(p, {&grad, &out}, {&dx}, [&](char* const* in, char* const* res, std::int64_t count) {
+      k.rows_backward(kind, in[0], gs, in[1], gs, res[0], gs, count, gs, false);
+    });
+    return;
+  }
+  if (per_group_parallel) {  // tiles, as forward_rows; each group sums its units in order
+    char* const gb = at(grad, 0);
+    char* const yb = at(out, 0);
+    char* const db = at(dx, 0);
+    const auto e = static_cast<std::int64_t>(grad.element_size());
+    for_each_tile(p, 2 * grad.element_size(), [&](std::int64_t g0, std::int64_t count) {
+      thread_local std::vector<double> acc;
+      thread_local std::vector<std::int64_t> base;
+      acc.assign(static_cast<std::size_t>(count), 0.0);
+      base.resize(static_cast<std::size_t>(count));
+      for (std::int64_t i = 0; i < count; ++i) base[static_cast<std::size_t>(i)] = p.batch_offset(g0 + i) * e;
+      for (std::int64_t u = 0; u < units; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+          const std::int64_t o = base[i] + s.offset * e;
+          acc[i] += k.row_backward_acc(kind, gb + o, yb + o, s.len);
+        }
+      }
+      for (std::int64_t u = 0; u < units; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+          const std::int64_t o = base[i] + s.offset * e;
+          k.row_backward_write(kind, gb + o, yb + o, db + o, s.len, acc[i], stream);
+        }
+      }
+    });
+    return;
+  }
   std::vector<double> partial(static_cast<std::size_t>(units * (per_group_parallel ? groups : 1)));
   auto slot = [&](std::int64_t g, std::int64_t u) {
     return static_cast<std::size_t>((per_group_parallel ? g * units : 0) + u);
