@@ -18,11 +18,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <limits>
 
 #include "kernels/simd_kernels.h"
 #include "ops/dim_group.h"
+#include "ops/slab_plan.h"
 #include "ops/softmax_executor.h"
 #include "runtime/parallel.h"
 #include "smx/half.h"
@@ -38,6 +44,8 @@ constexpr std::int64_t kLaneBlock = 64;  // lanes per work item (fixed: results 
 // Input bytes per tile of groups in the rows walk: small enough that the write pass finds the
 // tile in L2 (the tile size changes no result: each group is computed on its own).
 constexpr std::int64_t kTileBytes = 256 << 10;
+// How far ahead (in input bytes) the gathered rows walk prefetches.
+constexpr std::int64_t kPrefetchBytes = 64 << 10;
 // Rows shorter than this are written with ordinary stores (a fence after every few lines of
 // non-temporal stores costs more than it saves).
 constexpr std::int64_t kStreamRowBytes = 4096;
@@ -112,60 +120,79 @@ UnitSpan unit_span(const GroupBlocks& p, std::int64_t chunks, std::int64_t u) {
   return {p.runs[static_cast<std::size_t>(u / chunks)] + c * kFusedRowMax, std::min(kFusedRowMax, p.n - c * kFusedRowMax)};
 }
 
-// Groups of at most kFusedRowMax elements: the rows of a tile of neighbouring groups are copied
-// into contiguous per-thread buffers (a tile is about kTileBytes, so it stays in L2; copied run by
-// run, so memory is read and written in long sequential spans), the single-dim kernel for whole
-// rows runs on the tile (one group = one row), and the result rows are copied out. One exp per
-// element, as a last-dim softmax, and the same bits as permute + reshape + softmax over the last
-// dim. fn(inputs, outputs, count) gets the buffers of the operands in `ins` and `outs`, holding
-// `count` groups of group_size() elements back to back.
+// Copies `bytes` (a multiple of 16, both pointers 16-byte aligned) with non-temporal stores:
+// a large output's lines are written without first being read for ownership. x86 only (SSE2 is
+// in every x86-64); elsewhere a memcpy. The caller fences (stream_fence) before the data is used.
+void stream_copy(char* dst, const char* src, std::size_t bytes) {
+#if defined(__SSE2__)
+  for (std::size_t i = 0; i < bytes; i += 16) {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+  }
+#else
+  std::memcpy(dst, src, bytes);
+#endif
+}
+
+void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// Groups of at most kFusedRowMax elements: each group's rows are copied into a contiguous
+// per-thread buffer (at most 64Ki elements, so it stays in L2), the single-dim kernel for a whole
+// row runs on it in place, and the result rows are copied out (with non-temporal stores for a
+// large output). One exp per element, as a last-dim softmax, and the same bits as permute +
+// reshape + softmax over the last dim. While a group computes, the rows of a group about
+// kPrefetchBytes ahead are prefetched, so memory and arithmetic overlap as they do in the
+// single-dim kernels (a copy loop on its own would wait on memory with the ALUs idle).
+// fn(buffers, count) gets one buffer per operand in `ins` and leaves the result in the first.
 template <typename Fn>
-void gather_rows(const GroupBlocks& p, std::initializer_list<const Tensor*> ins,
-                 std::initializer_list<const Tensor*> outs, Fn&& fn) {
+void gather_rows(const GroupBlocks& p, std::initializer_list<const Tensor*> ins, const Tensor& out, bool stream,
+                 Fn&& fn) {
   const std::int64_t groups = p.batch_count();
   const std::int64_t e = static_cast<std::int64_t>((*ins.begin())->element_size());
   const std::size_t row_bytes = static_cast<std::size_t>(p.n * e);
   const std::int64_t group_bytes = p.group_size() * e;
-  const std::int64_t tile = std::clamp<std::int64_t>(kTileBytes / group_bytes, 1, groups);
-  const std::int64_t tiles = (groups + tile - 1) / tile;
-  std::vector<char*> in_base, out_base;
+  const std::int64_t ahead = std::max<std::int64_t>(1, kPrefetchBytes / group_bytes);
+  std::vector<char*> in_base;
   for (const Tensor* t : ins) in_base.push_back(at(*t, 0));
-  for (const Tensor* t : outs) out_base.push_back(at(*t, 0));
-  const std::size_t slots = in_base.size() + out_base.size();
-  const std::size_t slot_doubles = static_cast<std::size_t>(tile * group_bytes) / sizeof(double) + 8;
-  parallel_for(tiles, groups * p.group_size() / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
+  char* const out_base = at(out, 0);
+  const std::size_t slots = in_base.size();
+  // Every destination row starts at a multiple of row_bytes from the output's (aligned) base.
+  const bool aligned = stream && row_bytes % 16 == 0 && reinterpret_cast<std::uintptr_t>(out_base) % 16 == 0;
+  const std::size_t slot_doubles = static_cast<std::size_t>(group_bytes) / sizeof(double) + 8;
+  parallel_for(groups, groups * p.group_size() / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
     thread_local std::vector<double> storage;  // doubles: aligned for every dtype
-    thread_local std::vector<std::int64_t> base;
     storage.resize(slots * slot_doubles);
-    char* bufs[4];
+    char* bufs[kMaxOperands];
     for (std::size_t b = 0; b < slots; ++b) bufs[b] = reinterpret_cast<char*>(storage.data() + b * slot_doubles);
-    char** in_bufs = bufs;
-    char** out_bufs = bufs + in_base.size();
-    for (std::int64_t t = begin; t < end; ++t) {
-      const std::int64_t g0 = t * tile;
-      const std::int64_t count = std::min(tile, groups - g0);
-      base.resize(static_cast<std::size_t>(count));
-      for (std::int64_t i = 0; i < count; ++i) base[static_cast<std::size_t>(i)] = p.batch_offset(g0 + i) * e;
-      for (std::size_t o = 0; o < in_base.size(); ++o) {
-        for (std::size_t r = 0; r < p.runs.size(); ++r) {
-          const char* src = in_base[o] + p.runs[r] * e;
-          char* dst = in_bufs[o] + r * row_bytes;
-          for (std::int64_t i = 0; i < count; ++i) {
-            std::memcpy(dst + i * group_bytes, src + base[static_cast<std::size_t>(i)], row_bytes);
-          }
+    auto prefetch = [&](std::int64_t g) {
+      const std::int64_t base = p.batch_offset(g) * e;
+      for (const char* src : in_base) {
+        for (std::int64_t run : p.runs) {
+          const char* row = src + base + run * e;
+          for (std::size_t l = 0; l < row_bytes; l += 64) __builtin_prefetch(row + l, 0, 2);  // to L2: L1 holds the buffer
         }
       }
-      fn(in_bufs, out_bufs, count);
-      for (std::size_t o = 0; o < out_base.size(); ++o) {
+    };
+    for (std::int64_t g = begin; g < std::min(end, begin + ahead); ++g) prefetch(g);
+    for (std::int64_t g = begin; g < end; ++g) {
+      if (g + ahead < end) prefetch(g + ahead);
+      const std::int64_t base = p.batch_offset(g) * e;
+      for (std::size_t o = 0; o < slots; ++o) {
         for (std::size_t r = 0; r < p.runs.size(); ++r) {
-          char* dst = out_base[o] + p.runs[r] * e;
-          const char* src = out_bufs[o] + r * row_bytes;
-          for (std::int64_t i = 0; i < count; ++i) {
-            std::memcpy(dst + base[static_cast<std::size_t>(i)], src + i * group_bytes, row_bytes);
-          }
+          std::memcpy(bufs[o] + r * row_bytes, in_base[o] + base + p.runs[r] * e, row_bytes);
         }
+      }
+      fn(bufs, std::int64_t{1});
+      for (std::size_t r = 0; r < p.runs.size(); ++r) {
+        char* dst = out_base + base + p.runs[r] * e;
+        if (aligned) stream_copy(dst, bufs[0] + r * row_bytes, row_bytes);
+        else std::memcpy(dst, bufs[0] + r * row_bytes, row_bytes);
       }
     }
+    if (aligned) stream_fence();
   });
 }
 
@@ -175,15 +202,15 @@ void forward_rows(const SimdDtypeKernels& k, SoftmaxKind kind, const Tensor& x, 
   const std::int64_t units = static_cast<std::int64_t>(p.runs.size()) * chunks;
   const std::int64_t groups = p.batch_count();
   const bool per_group_parallel = groups >= get_num_threads() || units == 1;
-  // Non-temporal stores only for rows long enough to fill whole lines between fences.
-  stream = stream && p.n * static_cast<std::int64_t>(x.element_size()) >= kStreamRowBytes;
   if (p.group_size() <= kFusedRowMax) {
     const std::int64_t gs = p.group_size();
-    gather_rows(p, {&x}, {&y}, [&](char* const* in, char* const* out, std::int64_t count) {
-      k.rows_fused(kind, in[0], gs, out[0], gs, count, gs, false);
+    gather_rows(p, {&x}, y, stream, [&](char* const* buf, std::int64_t count) {
+      k.rows_fused(kind, buf[0], gs, buf[0], gs, count, gs, false);  // in place
     });
     return;
   }
+  // Non-temporal stores only for rows long enough to fill whole lines between fences.
+  stream = stream && p.n * static_cast<std::int64_t>(x.element_size()) >= kStreamRowBytes;
   if (per_group_parallel) {
     // Unit by unit over every group of a tile: the rows of neighbouring groups are neighbours in
     // memory. Each group still folds its units in order 0, 1, 2, ... (the same bits as one group
@@ -260,14 +287,14 @@ void backward_rows(const SimdDtypeKernels& k, BackwardKind kind, const Tensor& g
   const std::int64_t units = static_cast<std::int64_t>(p.runs.size()) * chunks;
   const std::int64_t groups = p.batch_count();
   const bool per_group_parallel = groups >= get_num_threads() || units == 1;
-  stream = stream && p.n * static_cast<std::int64_t>(grad.element_size()) >= kStreamRowBytes;
   if (p.group_size() <= kFusedRowMax) {
     const std::int64_t gs = p.group_size();
-    gather_rows(p, {&grad, &out}, {&dx}, [&](char* const* in, char* const* res, std::int64_t count) {
-      k.rows_backward(kind, in[0], gs, in[1], gs, res[0], gs, count, gs, false);
+    gather_rows(p, {&grad, &out}, dx, stream, [&](char* const* buf, std::int64_t count) {
+      k.rows_backward(kind, buf[0], gs, buf[1], gs, buf[0], gs, count, gs, false);  // dx over grad
     });
     return;
   }
+  stream = stream && p.n * static_cast<std::int64_t>(grad.element_size()) >= kStreamRowBytes;
   if (per_group_parallel) {  // tiles, as forward_rows; each group sums its units in order
     char* const gb = at(grad, 0);
     char* const yb = at(out, 0);
