@@ -408,11 +408,15 @@ int main(int argc, char** argv) {
     if (best_peer > 0) std::printf(" %8.2fx", best_peer / times["smx"]);
     if (p.pass == Pass::kAllocSoftmax) {
       const auto [alloc, out] = paired_median_seconds(*make_smx_runner(p, b), *make_smx_out_runner(p, b), min_total);
-      std::printf("   paired: smx allocating %.1f, softmax_out %.1f, ratio %.2f", alloc * 1e6, out * 1e6, alloc / out);
+      std::printf(p.dims.empty() ? "   paired: smx allocating %.1f, softmax_out %.1f, ratio %.2f"
+                                 : "   paired: smx dims %.1f, single dim (same group size) %.1f, ratio %.2f",
+                  alloc * 1e6, out * 1e6, alloc / out);
       // Both halves of the pair: their ratio, not the allocating call's separate median above, is
       // what says whether allocating costs more than writing into a kept buffer.
-      csv_row(pass_name(p.pass), "smx_alloc_paired", alloc, smx_copy);
-      csv_row(pass_name(Pass::kSoftmax), "smx_out", out, smx_copy);
+      // dims rows pair the dim-list call with a single-dim softmax_out of the same group size.
+      const bool dims = !p.dims.empty();
+      csv_row(pass_name(p.pass), dims ? "smx_dims_paired" : "smx_alloc_paired", alloc, smx_copy);
+      csv_row(pass_name(Pass::kSoftmax), dims ? "smx_single_dim_out" : "smx_out", out, smx_copy);
     }
     for (const auto& name : broken) {
       std::printf("   BROKEN BASELINE: %s faster than the copy", name.c_str());
