@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_input.h"
+#include "mpi_forward.h"
 #include "print_cast.h"
 #include "stream_forward.h"
 #include "seed_demo.h"
@@ -99,6 +100,8 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
 int run_forward(const std::string& op, const ForwardArgs& a) {
   if (a.threads > 0) smx::set_num_threads(a.threads);
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
+  // Under mpirun, the ranks split the file (tools/cli/mpi_forward.h); otherwise nothing changes.
+  if (smx::cli::mpi_forward(op, a.dim, dtype, a.device, a.input, a.out)) return 0;
   // Files on the host stream through bounded blocks; a GPU run loads the whole tensor.
   if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, a.dim, dtype, a.input, a.out)) return 0;
   const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
