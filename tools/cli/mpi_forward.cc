@@ -20,6 +20,8 @@
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/npy_file.h"
+#include "kernels/simd_kernels.h"
+#include "mpi_dim0.h"
 #include "mpi_forward.h"
 #include "smx/dist.h"
 #include "smx/smx.h"
@@ -135,7 +137,8 @@ bool run(const std::string& op, std::optional<std::int64_t> dim, std::optional<D
   const io::NpyInfo& info = file->info();
   const std::int64_t rows = info.shape[0];
   const std::int64_t row_elems = static_cast<std::int64_t>(info.count) / rows;
-  const std::int64_t begin = rows * rank / size, end = rows * (rank + 1) / size;
+  const std::vector<std::int64_t> bounds = split_dim0(rows, row_elems, size);
+  const std::int64_t begin = bounds[static_cast<std::size_t>(rank)], end = bounds[static_cast<std::size_t>(rank) + 1];
   Tensor x;
   agreed(comm, "reading the input", [&] {
     std::vector<std::int64_t> shape = info.shape;
@@ -147,10 +150,16 @@ bool run(const std::string& op, std::optional<std::int64_t> dim, std::optional<D
     if (dtype) x = x.to(*dtype);
   });
 
-  // dim 0 is the sharded one: smx::dist combines the statistics (its errors are collective);
-  // any other dim lies whole within each rank's rows.
+  // dim 0 is the sharded one: the statistics are combined across ranks in one process's order
+  // (mpi_dim0.h: the same bytes as one process; with SMX_ISA=REFERENCE, which has no such
+  // pieces, smx::dist, within 2 ulp); any other dim lies whole within each rank's rows.
   Tensor y;
-  if (d == 0) {
+  if (d == 0 && !detail::reference_kernels_selected()) {
+    const detail::SoftmaxKind kind = op == "softmax"       ? detail::SoftmaxKind::kSoftmax
+                                     : op == "log_softmax" ? detail::SoftmaxKind::kLogSoftmax
+                                                           : detail::SoftmaxKind::kSoftmin;
+    y = softmax_dim0_exact(kind, x, bounds, comm);
+  } else if (d == 0) {
     y = run_op(op, x, 0, true, comm);
   } else {
     agreed(comm, "computing", [&] { y = run_op(op, x, d, false, comm); });
