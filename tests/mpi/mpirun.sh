@@ -14,4 +14,6 @@ export OMPI_MCA_btl=self,vader
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 # More ranks than cores (4 ranks on this 2-core VM), and no binding that would pin them together.
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
+# Oversubscribed ranks must yield the core while they wait in a collective, not spin.
+export OMPI_MCA_mpi_yield_when_idle=1
 exec "${MPIRUN:-mpirun}" --oversubscribe "$@"
