@@ -12,6 +12,9 @@ export OMPI_MCA_btl=self,vader
 # vader's single-copy path uses CMA (process_vm_readv), which container seccomp/ptrace rules
 # often forbid; plain copies through shared memory always work.
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# vader keeps its shared memory in /dev/shm; a chroot or container without a writable one gets
+# the temporary directory instead (slower to set up, same results).
+if [[ ! -w /dev/shm ]]; then export OMPI_MCA_btl_vader_backing_directory=${TMPDIR:-/tmp}; fi
 # More ranks than cores (4 ranks on this 2-core VM), and no binding that would pin them together.
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
 # Oversubscribed ranks must yield the core while they wait in a collective, not spin.
