@@ -272,19 +272,20 @@ TEST(Dist, DeterministicRunToRun) {
   EXPECT_EQ(std::memcmp(a.data_ptr(), b.data_ptr(), static_cast<std::size_t>(a.numel()) * a.element_size()), 0);
 }
 
-// The shared statistics are the same bits on every rank: log_softmax's x - y is m + log(s) up to
-// one rounding, and with float64 integers as x (exact subtraction) it is exactly the same value
-// wherever the group lives, so gathering one per rank must give one distinct value.
+// The shared statistics are the same bits on every rank: every slice starts with the same value
+// x0, and y0 = (x0 - m) - log(s) is computed from x0 and the shared (m, s) alone, so gathering
+// each rank's y0 must give one value, bit for bit.
 TEST(Dist, SharedStatisticsIdenticalOnEveryRank) {
   const int size = size_of();
-  std::vector<std::int64_t> parts(static_cast<std::size_t>(size), 4);
   const int rank = rank_of();
   Tensor full = smx::empty(smx::Size{1, 4 * size}, smx::kFloat64);
-  for (std::int64_t i = 0; i < full.numel(); ++i) full.data<double>()[i] = static_cast<double>((i * 7) % 11);
+  for (std::int64_t i = 0; i < full.numel(); ++i) {
+    full.data<double>()[i] = i % 4 == 0 ? 0.375 : static_cast<double>((i * 7) % 11) * 0.3;
+  }
   const Tensor got = smx::dist::log_softmax(full.narrow(1, 4 * rank, 4), 1, MPI_COMM_WORLD);
-  const double lse = full.narrow(1, 4 * rank, 4).data<double>()[0] - got.contiguous().data<double>()[0];
+  const double y0 = got.contiguous().data<double>()[0];
   std::vector<double> all(static_cast<std::size_t>(size));
-  MPI_Allgather(&lse, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD);
+  MPI_Allgather(&y0, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD);
   for (double v : all) EXPECT_EQ(std::memcmp(&v, &all[0], sizeof v), 0) << v << " vs " << all[0];
 }
 
