@@ -102,3 +102,4 @@ def log_softmax_backward(grad_output, output, dim):
 
 
 from . import nn  # noqa: E402  (nn uses the functions above)
+from . import dist  # noqa: E402  (smx.dist: MPI; raises when smx was built without it)

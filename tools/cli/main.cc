@@ -10,6 +10,7 @@
 #include "cli_input.h"
 #include "dim_arg.h"
 #include "explain.h"
+#include "mpi_forward.h"
 #include "print_cast.h"
 #include "stream_forward.h"
 #include "seed_demo.h"
@@ -106,6 +107,9 @@ int run_forward(const std::string& op, const ForwardArgs& a) {
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
   const std::vector<std::int64_t> dims = smx::cli::parse_dim_list(a.dim);
   if (dims.size() > 1) {  // a group of dims: in memory (streaming covers one dim)
+    if (smx::cli::launched_world_size() > 1)
+      throw smx::RuntimeError("a list of dims is not supported under mpirun: the ranks split dim 0 "
+                              "and combine statistics over one dim only");
     const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
     const smx::DimList list(dims);
     emit(op == "softmax" ? smx::softmax(x, list, dtype)
@@ -113,6 +117,8 @@ int run_forward(const std::string& op, const ForwardArgs& a) {
     return 0;
   }
   const std::optional<std::int64_t> dim = dims.empty() ? std::nullopt : std::optional<std::int64_t>(dims[0]);
+  // Under mpirun, the ranks split the file (tools/cli/mpi_forward.h); otherwise nothing changes.
+  if (smx::cli::mpi_forward(op, dim, dtype, a.device, a.input, a.out)) return 0;
   // Files on the host stream through bounded blocks; a GPU run loads the whole tensor.
   if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, dim, dtype, a.input, a.out)) return 0;
   const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
