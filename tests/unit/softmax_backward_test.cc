@@ -45,7 +45,7 @@ TEST(Backward, MatchesFiniteDifferences) {
       const auto expected = numeric_grad(log, x, w, dim);
       const auto got = values(dx);
       // Central differences with h = 1e-6: truncation h^2/6 * |L'''| (~1e-12 here, |x| < 4) plus
-      // rounding ~ 1e-16 * |L| / h (~1e-9, |L| < 10); 1e-7 is two orders above both.
+      // rounding ~ 2.2e-16 * |L| / h (~1e-8, |L| < 50); 1e-7 is above both.
       for (std::size_t i = 0; i < got.size(); ++i) {
         EXPECT_NEAR(got[i], expected[i], 1e-7) << (log ? "log " : "") << "dim " << dim << " i " << i;
       }
