@@ -43,13 +43,12 @@ inline std::vector<std::int64_t> around(std::initializer_list<std::int64_t> cent
 
 // Row lengths (the softmax dim last, contiguous) for a target with `lanes` 32-bit lanes:
 // vector tails and the 4-vector unrolled loops (fused path), the fused/chunked switch, a second
-// chunk whose length straddles one and two stats blocks, and two whole chunks.
+// chunk of one stats block and one element less or more, and two whole chunks (the last chunk
+// one element short, whole, or a single element).
 inline std::vector<std::int64_t> row_lengths(std::int64_t lanes) {
   std::set<std::int64_t> out;
   for (auto v : around({1, lanes, 2 * lanes, 4 * lanes, 8 * lanes}, kFusedRowMax)) out.insert(v);
-  for (auto v : around({kFusedRowMax, kFusedRowMax + kStatsBlockUsed, kFusedRowMax + 2 * kStatsBlockUsed,
-                        2 * kFusedRowMax},
-                       1 << 30)) {
+  for (auto v : around({kFusedRowMax, kFusedRowMax + kStatsBlockUsed, 2 * kFusedRowMax}, 1 << 30)) {
     out.insert(v);
   }
   return {out.begin(), out.end()};

@@ -96,6 +96,14 @@ std::vector<Pattern> patterns(std::int64_t n, bool row) {
 
 std::vector<double> random_group(std::int64_t n, std::uint64_t seed) { return test::values(randn({n}, seed, kFloat64)); }
 
+// 16-bit dtypes differ from float32 only in how inf and NaN are loaded and stored, which is
+// the same for every op: softmax and softmin (NaN, +inf and -inf playing both roles) cover it,
+// and keep the test's time under a minute with AddressSanitizer.
+std::vector<Op> ops_for(Dtype dtype) {
+  if (dtype == kFloat16 || dtype == kBFloat16) return {Op::kSoftmax, Op::kSoftmin};
+  return {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin};
+}
+
 class KernelSpecialValues : public test::SimdTargetTest {};
 
 // One row per pattern, all rows in one tensor (rows are independent; many long rows also take
@@ -115,7 +123,7 @@ TEST_P(KernelSpecialValues, Rows) {
     for (Dtype dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
       const Tensor x = tensor(v, dtype).view({rows, n});
       const auto xv = test::values(x);
-      for (Op op : {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin}) {
+      for (Op op : ops_for(dtype)) {
         const auto got = test::values(test::run_op(op, x, 1));
         const auto want = test::forward_oracle(xv, {rows, n}, 1, op);
         for (std::int64_t r = 0; r < rows; ++r) {
@@ -148,7 +156,7 @@ TEST_P(KernelSpecialValues, Columns) {
       for (Dtype dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
         const Tensor x = tensor(v, dtype).view({n, lanes});
         const Tensor strided = x.transpose(0, 1).contiguous().transpose(0, 1);
-        for (Op op : {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin}) {
+        for (Op op : ops_for(dtype)) {
           const Tensor y = test::run_op(op, x, 0);
           ASSERT_TRUE(test::forward_matches_oracle(op, x, 0, y))
               << test::op_name(op) << " " << dtype_name(dtype) << " column of " << n << ": " << list[p].name;
