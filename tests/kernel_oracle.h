@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -234,6 +236,7 @@ template <typename Bound>
   }
   std::ostringstream errors;
   int bad = 0;
+  double worst = 0.0;  // largest |diff| / bound: how much of the bound the kernels use
   for (std::size_t i = 0; i < got.size(); ++i) {
     const double a = got[i], b = want[i];
     bool ok;
@@ -245,6 +248,7 @@ template <typename Bound>
     } else {
       limit = bound(i);
       ok = std::fabs(a - b) <= limit;
+      if (limit > 0.0) worst = std::max(worst, std::fabs(a - b) / limit);
     }
     if (!ok && ++bad <= 5) {
       errors.precision(17);
@@ -252,6 +256,8 @@ template <typename Bound>
              << ", bound " << limit << ")";
     }
   }
+  // SMX_TEST_PRINT_MARGIN=1 prints the share of the bound used, for whoever tightens a kernel.
+  if (std::getenv("SMX_TEST_PRINT_MARGIN") != nullptr) std::printf("bound used: %.6f\n", worst);
   if (bad == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << bad << " of " << got.size() << " elements out of bounds" << errors.str();
 }
