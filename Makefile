@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 60
 CTEST := ctest --output-on-failure --timeout 900 -j $(shell nproc)
 # The ThreadSanitizer pass builds and runs only the tests that exercise threads (about 30 s);
 # die_after_fork=0 because the fork tests start threads in the child, which TSan refuses by default.
-TSAN_TESTS := block_cache_test concurrent_softmax_test simd_kernel_test
+TSAN_TESTS := block_cache_test concurrent_softmax_test thread_pool_test
 TSAN_FILTER := ^(Threads|BlockCache|ConcurrentSoftmax)\.
 
 # The optional parts of the build (CMakeLists.txt): `make run` installs only the core group and
