@@ -28,6 +28,9 @@ RowStats merge_row_stats(RowStats a, RowStats b);
 // Rows of at most this many elements go through row_fused; longer ones through row_stats over
 // chunks of this size, merged, then row_write. The choice depends on the length alone.
 inline constexpr std::int64_t kFusedRowMax = 1 << 16;
+// row_stats works in blocks of this many elements: max, then sum, over a block that stays in
+// L1/L2 (so a chunk is read from memory once); a block's statistics are merged in order.
+inline constexpr std::int64_t kStatsBlock = 8192;
 // Column statistics are gathered in tiles of this many rows; columns of at most kColShortN rows
 // take a one-shot short-column kernel instead (decided by n alone).
 inline constexpr std::int64_t kColTile = 16;
