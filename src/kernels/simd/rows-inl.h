@@ -192,11 +192,12 @@ void RowWriteImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, Ro
 // element, and the row is read from memory once.
 template <class IO, bool kFlush>
 HWY_INLINE void RowFusedExp(bool negate, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
-                            bool stream, hn::TFromD<typename IO::D>* e, double max);
+                            bool stream, hn::TFromD<typename IO::D>* e, double max,
+                            const typename IO::Storage* next);
 
 template <class IO>
 HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
-                            bool stream, hn::TFromD<typename IO::D>* e) {
+                            bool stream, hn::TFromD<typename IO::D>* e, const typename IO::Storage* next) {
   using T = hn::TFromD<typename IO::D>;
   const bool negate = kind == SoftmaxKind::kSoftmin;
   if (kind == SoftmaxKind::kLogSoftmax) {
@@ -208,15 +209,16 @@ HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typ
   // When no x - max can fall below the flush cutoff (the usual case: it takes a spread of 87
   // within the row), the exp skips its flush-to-zero select. Same values either way.
   if (sizeof(T) == 4 && max - min <= -static_cast<double>(kExpCutoff)) {
-    RowFusedExp<IO, false>(negate, x, y, n, stream, e, max);
+    RowFusedExp<IO, false>(negate, x, y, n, stream, e, max, next);
   } else {
-    RowFusedExp<IO, true>(negate, x, y, n, stream, e, max);
+    RowFusedExp<IO, true>(negate, x, y, n, stream, e, max, next);
   }
 }
 
 template <class IO, bool kFlush>
 HWY_INLINE void RowFusedExp(bool negate, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
-                            bool stream, hn::TFromD<typename IO::D>* e, double max) {
+                            bool stream, hn::TFromD<typename IO::D>* e, double max,
+                            const typename IO::Storage* next) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
   const D d;
@@ -233,7 +235,13 @@ HWY_INLINE void RowFusedExp(bool negate, const typename IO::Storage* x, typename
   // Four exp vectors are added in float (two roundings, relative 1.2e-7) before the double sum.
   SMX_DOUBLE_SUM(D, sum_lo, sum_hi);
   std::int64_t i = 0;
+  // While this row's exps are computed (from cache), the next row is fetched from memory, so
+  // its max pass does not wait for it: the memory traffic overlaps the arithmetic.
+  constexpr std::int64_t kLine = 64 / static_cast<std::int64_t>(sizeof(typename IO::Storage));
   for (; i + 4 * N <= n; i += 4 * N) {
+    if (next != nullptr) {
+      for (std::int64_t k = 0; k < 4 * N; k += kLine) hwy::Prefetch(next + i + k);
+    }
     const auto a = exp_at(x + i);
     const auto b = exp_at(x + i + N);
     const auto c = exp_at(x + i + 2 * N);
@@ -265,6 +273,9 @@ HWY_INLINE void RowFusedExp(bool negate, const typename IO::Storage* x, typename
   }
 }
 
+// Rows up to this size have the next row prefetched during their exp pass.
+constexpr std::int64_t kPrefetchRowBytes = std::int64_t{64} << 10;
+
 // `rows` rows of n <= kFusedRowMax contiguous elements, `x_stride`/`y_stride` apart.
 template <class IO>
 void RowsFusedImpl(SoftmaxKind kind, const void* xv, std::int64_t x_stride, void* yv, std::int64_t y_stride,
@@ -273,7 +284,13 @@ void RowsFusedImpl(SoftmaxKind kind, const void* xv, std::int64_t x_stride, void
   auto* e = Scratch<hn::TFromD<typename IO::D>>((n + N - 1) / N * N);
   const auto* x = static_cast<const typename IO::Storage*>(xv);
   auto* y = static_cast<typename IO::Storage*>(yv);
-  for (std::int64_t r = 0; r < rows; ++r) RowFusedOne<IO>(kind, x + r * x_stride, y + r * y_stride, n, stream, e);
+  // The next row is prefetched while this one computes, when both and the exp scratch fit in
+  // L2 with room to spare.
+  const bool prefetch = n * static_cast<std::int64_t>(sizeof(typename IO::Storage)) <= kPrefetchRowBytes;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto* next = prefetch && r + 1 < rows ? x + (r + 1) * x_stride : nullptr;
+    RowFusedOne<IO>(kind, x + r * x_stride, y + r * y_stride, n, stream, e, next);
+  }
   if (stream) hwy::FlushStream();
 }
 
