@@ -102,20 +102,34 @@ void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std
   const std::int64_t width = lanes / N * N;
   if (width == 0) return;
   const bool softmax = kind == BackwardKind::kSoftmax;
-  // Per lane: partial sums over tiles of kColTile rows (in registers), added to a double total.
+  // Per lane: partial sums over tiles of kColTile rows, added to a double total. The tile is
+  // walked row by row (one contiguous run per row and operand, which the prefetchers follow),
+  // the partial sums kept per lane vector between rows (the lo/hi halves of SumAdd): each lane
+  // adds the same terms in the same order as a walk down one vector's rows.
+  const SumTag<D> dd;
+  const auto ND = static_cast<std::int64_t>(hn::Lanes(dd));
   double* sum = ColState<double, 3>(width);
+  double* part = ColState<double, 8>(2 * ND * (width / N));
   for (std::int64_t l = 0; l < width; ++l) sum[l] = 0.0;
   for (std::int64_t t0 = 0; t0 < n; t0 += kColTile) {
     const std::int64_t t1 = std::min(n, t0 + kColTile);
-    for (std::int64_t l = 0; l < width; l += N) {
-      SMX_DOUBLE_SUM(D, a_lo, a_hi);
-      for (std::int64_t i = t0; i < t1; ++i) {
+    for (std::int64_t k = 0; k < 2 * (width / N); ++k) hn::StoreU(hn::Zero(dd), dd, part + k * ND);
+    for (std::int64_t i = t0; i < t1; ++i) {
+      for (std::int64_t l = 0; l < width; l += N) {
         const auto gi = IO::Load(d, g + i * g_row_stride + l * g_lane_stride);
-        SumAdd(d, a_lo, a_hi, softmax ? hn::Mul(gi, IO::Load(d, y + i * y_row_stride + l * y_lane_stride)) : gi);
+        double* lo_at = part + 2 * (l / N) * ND;
+        auto lo = hn::LoadU(dd, lo_at);
+        auto hi = hn::LoadU(dd, lo_at + ND);
+        SumAdd(d, lo, hi, softmax ? hn::Mul(gi, IO::Load(d, y + i * y_row_stride + l * y_lane_stride)) : gi);
+        hn::StoreU(lo, dd, lo_at);
+        hn::StoreU(hi, dd, lo_at + ND);
       }
-      HWY_ALIGN double part[2 * hn::MaxLanes(D())];
-      SumPerLane(d, a_lo, a_hi, part);
-      for (std::int64_t k = 0; k < N; ++k) sum[l + k] += part[k];
+    }
+    for (std::int64_t l = 0; l < width; l += N) {
+      const double* lo_at = part + 2 * (l / N) * ND;
+      HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
+      SumPerLane(d, hn::LoadU(dd, lo_at), hn::LoadU(dd, lo_at + ND), per_lane);
+      for (std::int64_t k = 0; k < N; ++k) sum[l + k] += per_lane[k];
     }
   }
   T* total = ColState<T, 1>(width);

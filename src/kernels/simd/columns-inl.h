@@ -153,27 +153,50 @@ void ColsStatsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::in
   // all-NaN output) whatever its max. Entries equal to -inf add exactly 0, also while the lane's
   // max is still -inf (where exp(-inf - -inf) would be NaN).
   const auto neg_inf = hn::Set(d, -inf);
+  // Each pass over a tile walks it row by row (one long contiguous run per row, which the
+  // prefetchers follow), keeping the per-lane state in small arrays between rows: the tile's max
+  // per lane, then the tile's double sums (the lo/hi halves of SumAdd) per lane vector. Each
+  // lane sees the same operations in the same order as a walk down one vector's rows, so the
+  // bits do not depend on the walk.
+  const SumTag<D> dd;
+  const auto ND = static_cast<std::int64_t>(hn::Lanes(dd));
+  T* tile_max = ColState<T, 2>(width);
+  double* part = ColState<double, 8>(2 * ND * (width / N));  // per vector: the lo and hi sums
   for (std::int64_t t0 = 0; t0 < rows; t0 += kColTile) {
     const std::int64_t t1 = std::min(rows, t0 + kColTile);
+    // The tile's max per lane (this walk brings the tile into cache)...
+    for (std::int64_t l = 0; l < width; l += N) hn::StoreU(neg_inf, d, tile_max + l);
+    for (std::int64_t i = t0; i < t1; ++i) {
+      for (std::int64_t l = 0; l < width; l += N) {
+        hn::StoreU(hn::Max(hn::LoadU(d, tile_max + l), LoadSigned<IO>(d, at(i, l), negate)), d, tile_max + l);
+      }
+    }
     for (std::int64_t l = 0; l < width; l += N) {
-      // The tile's max for these lanes (this walk brings the tile into cache)...
-      auto tile_max = neg_inf;
-      for (std::int64_t i = t0; i < t1; ++i) tile_max = hn::Max(tile_max, LoadSigned<IO>(d, at(i, l), negate));
       const auto old_m = hn::LoadU(d, m + l);
-      const auto new_m = hn::Max(old_m, tile_max);
+      const auto new_m = hn::Max(old_m, hn::LoadU(d, tile_max + l));
       if (!hn::AllTrue(d, hn::Eq(old_m, new_m))) {
         RescaleSums(d, old_m, new_m, sum + l);  // s was relative to the old max
         hn::StoreU(new_m, d, m + l);
       }
-      // ...then, from cache, add exp(x - m).
-      SMX_DOUBLE_SUM(D, acc_lo, acc_hi);
-      for (std::int64_t i = t0; i < t1; ++i) {
+    }
+    // ...then, from cache, add exp(x - m).
+    for (std::int64_t k = 0; k < 2 * (width / N); ++k) hn::StoreU(hn::Zero(dd), dd, part + k * ND);
+    for (std::int64_t i = t0; i < t1; ++i) {
+      for (std::int64_t l = 0; l < width; l += N) {
         const auto v = LoadSigned<IO>(d, at(i, l), negate);
-        SumAdd(d, acc_lo, acc_hi, hn::IfThenZeroElse(hn::Eq(v, neg_inf), ExpShifted(d, hn::Sub(v, new_m))));
+        double* lo_at = part + 2 * (l / N) * ND;
+        auto lo = hn::LoadU(dd, lo_at);
+        auto hi = hn::LoadU(dd, lo_at + ND);
+        SumAdd(d, lo, hi, hn::IfThenZeroElse(hn::Eq(v, neg_inf), ExpShifted(d, hn::Sub(v, hn::LoadU(d, m + l)))));
+        hn::StoreU(lo, dd, lo_at);
+        hn::StoreU(hi, dd, lo_at + ND);
       }
-      HWY_ALIGN double part[2 * hn::MaxLanes(D())];
-      SumPerLane(d, acc_lo, acc_hi, part);
-      for (std::int64_t k = 0; k < N; ++k) sum[l + k] += part[k];
+    }
+    for (std::int64_t l = 0; l < width; l += N) {
+      const double* lo_at = part + 2 * (l / N) * ND;
+      HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
+      SumPerLane(d, hn::LoadU(dd, lo_at), hn::LoadU(dd, lo_at + ND), per_lane);
+      for (std::int64_t k = 0; k < N; ++k) sum[l + k] += per_lane[k];
     }
   }
 }
