@@ -1,7 +1,14 @@
-// The exp variants of the SIMD kernels and their error bounds (tests/unit/simd_exp_test.cc
-// checks each against std::exp in double over its whole input range):
-//   ExpNonPositiveF32  float32, v <= 0 (x - max): within 2 ulp; below kExpCutoff flushed to 0
-//   ExpKeepNaN         any input, float32 or float64: hwy::Exp (1 ulp) with NaN and inf kept
+// The exp variants of the SIMD kernels and their error bounds, in ulps of the exact value
+// (tests/unit/simd_exp_test.cc checks each on every target against a higher-precision exp over
+// its whole input range):
+//   ExpNonPositiveF32  float32, v in [kExpCutoff, 0] (x - max): within 2 ulp on targets with FMA
+//                      (AVX2, AVX3), 2.5 ulp without (SSE4, SSSE3, SCALAR: each MulAdd rounds
+//                      twice); below kExpCutoff flushed to 0; NaN stays NaN
+//   ExpKeepNaN         float32 or float64, any input: hwy::Exp (1 ulp from the correctly rounded
+//                      result, so < 1.5 ulp of the exact value) with NaN kept; the argument is
+//                      clamped to Highway's valid range, so inputs above 88 (float) / 709
+//                      (double) give +inf although exp is finite up to 88.72 / 709.78 (the
+//                      kernels only pass x - max <= 0 and log_softmax outputs)
 //   ExpShifted         the one the kernels call on x - max: the first for float, the second for
 //                      double
 // Highway -inl.h: included once per target by simd_softmax.cc (foreach_target), so it has a
@@ -39,7 +46,7 @@ HWY_INLINE V ExpKeepNaN(D d, V v) {
 
 // exp(v) for v = x - max <= 0 (or NaN), float32: the range reduction and degree-5 polynomial of
 // XNNPACK's softmax kernels ("rr2_p5"), about half the work of hwy::Exp, which must also serve
-// v > 0 and subnormal results. Error: within 2 ulp (tested against the float64 oracle).
+// v > 0 and subnormal results. Error: within 2 ulp with FMA, 2.5 without (simd_exp_test).
 // Results below e^-87.34 would be subnormal and are flushed to 0 (|error| < 1.2e-38); NaN in
 // gives NaN out, -inf gives 0.
 constexpr float kExpCutoff = -0x1.5D589Ep6f;  // below: exp(v) would be subnormal, flushed to 0
