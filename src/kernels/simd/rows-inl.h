@@ -124,7 +124,10 @@ std::pair<double, double> RowMinMaxPlain(bool negate, const typename IO::Storage
 
 // sum(exp(x - max)) of a block, accumulated in double.
 template <class IO>
-double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, double max) {
+// `next` (optional): the next_len elements read next, prefetched meanwhile so that their memory
+// pass overlaps this pass's arithmetic.
+double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, double max,
+                   const typename IO::Storage* next = nullptr, std::int64_t next_len = 0) {
   using D = typename IO::D;
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
@@ -133,6 +136,7 @@ double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, d
   SMX_DOUBLE_SUM(D, s1lo, s1hi);
   std::int64_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
+    if (i < next_len) hwy::Prefetch(next + i);
     SumAdd(d, s0lo, s0hi, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i, negate), vmax)));
     SumAdd(d, s1lo, s1hi, ExpShifted(d, hn::Sub(LoadSigned<IO>(d, x + i + N, negate), vmax)));
   }
@@ -153,7 +157,11 @@ RowStats RowStatsImpl(SoftmaxKind kind, const void* xv, std::int64_t n) {
     const std::int64_t len = std::min(kStatsBlock, n - b);
     const double m = BlockMax<IO>(negate, x + b, len);
     // A block of only -inf contributes nothing (and must not contribute exp(-inf - -inf) = NaN).
-    const double s = m == -std::numeric_limits<double>::infinity() ? 0.0 : BlockSumExp<IO>(negate, x + b, len, m);
+    // (the next block is prefetched while this one's sum is computed from cache)
+    const std::int64_t next_len = std::min(kStatsBlock, n - b - len);
+    const double s = m == -std::numeric_limits<double>::infinity()
+                         ? 0.0
+                         : BlockSumExp<IO>(negate, x + b, len, m, x + b + len, next_len);
     total = b == 0 ? RowStats{m, s} : merge_row_stats(total, RowStats{m, s});
   }
   return total;
@@ -202,7 +210,8 @@ HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typ
   const bool negate = kind == SoftmaxKind::kSoftmin;
   if (kind == SoftmaxKind::kLogSoftmax) {
     const double max = RowMaxPlain<IO>(negate, x, n);
-    RowWriteImpl<IO>(kind, x, y, n, RowStats{max, BlockSumExp<IO>(negate, x, n, max)}, stream);
+    const double sum = BlockSumExp<IO>(negate, x, n, max, next, next == nullptr ? 0 : n);
+    RowWriteImpl<IO>(kind, x, y, n, RowStats{max, sum}, stream);
     return;
   }
   const auto [min, max] = RowMinMaxPlain<IO>(negate, x, n);
