@@ -16,7 +16,9 @@
 // (their ratio): a loop of allocating calls should cost no more than writing into a buffer the
 // caller keeps (issue 9).
 //
-// Usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT]  (problems whose label has TEXT)
+// Usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT] [--smx-only]
+//   --only TEXT: problems whose label has TEXT; --smx-only: skip the peers (smx and the copy
+//   baseline only, for measuring a kernel change quickly)
 #include <pthreadpool.h>
 #include <sys/mman.h>
 
@@ -321,14 +323,16 @@ int main(int argc, char** argv) {
   std::string csv_path = "build/bench/bench.csv";
   double min_total = 0.5;
   std::string only;
+  bool smx_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--csv" && i + 1 < argc) csv_path = argv[++i];
     else if (a == "--quick") min_total = 0.1;
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--smx-only") smx_only = true;
     else {
-      std::cerr << "usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT]\n";
+      std::cerr << "usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT] [--smx-only]\n";
       return 2;
     }
   }
@@ -367,9 +371,10 @@ int main(int argc, char** argv) {
     std::map<std::string, double> times;
     const std::pair<std::string, Runner> impls[] = {
         {"smx", make_smx_runner(p, b)},
-        {"libtorch", make_torch_runner(p, b, threads)},
-        {"oneDNN", p.dims.empty() ? make_dnnl_runner(p, b, threads) : std::nullopt},  // no dim lists
-        {"XNNPACK", p.dims.empty() ? make_xnnpack_runner(p, b, pool) : std::nullopt},
+        {"libtorch", smx_only ? Runner{} : make_torch_runner(p, b, threads)},
+        // oneDNN and XNNPACK have no softmax over a list of dims
+        {"oneDNN", smx_only || !p.dims.empty() ? Runner{} : make_dnnl_runner(p, b, threads)},
+        {"XNNPACK", smx_only || !p.dims.empty() ? Runner{} : make_xnnpack_runner(p, b, pool)},
     };
     const char* dtype = p.type == Type::kF32 ? "float32" : "bfloat16";
     auto csv_row = [&](const char* pass, const std::string& impl, double t, const CopyTimes& c) {

@@ -1,4 +1,5 @@
-// Choosing the SIMD target: the best one this CPU supports, unless SMX_ISA names another.
+// Choosing the implementation, in one place: the scalar reference kernels or a SIMD target (the
+// best one this CPU supports, unless SMX_ISA names another).
 #include <hwy/targets.h>
 
 #include <atomic>
@@ -71,12 +72,26 @@ void force_reference_kernels_for_test(bool on) {
   g_reference.store(on);
 }
 
+const KernelTable& kernel_table() {
+  return reference_kernels_selected() ? reference_kernel_table() : simd_kernels();
+}
+
+const DtypeKernels& kernels_for(Dtype dtype) {
+  const KernelTable& t = kernel_table();
+  switch (dtype) {
+    case kFloat64: return t.f64;
+    case kFloat16: return t.f16;
+    case kBFloat16: return t.bf16;
+    default: return t.f32;
+  }
+}
+
 }  // namespace smx::detail
 
 namespace smx {
 
 const char* simd_target() {
-  return detail::reference_kernels_selected() ? "REFERENCE" : detail::simd_kernels().target;
+  return detail::kernel_table().target;
 }
 
 }  // namespace smx

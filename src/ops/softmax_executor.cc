@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "cuda/cuda_backend.h"
-#include "kernels/reference_softmax.h"
 #include "kernels/simd_kernels.h"
 #include "ops/slab_plan.h"
 #include "runtime/parallel.h"
@@ -38,16 +37,6 @@ constexpr std::int64_t kRowChunk = kFusedRowMax;
 constexpr std::int64_t kStreamBytes = 8 << 20;
 // Lanes per work item in the column family.
 constexpr std::int64_t kLaneBlock = 64;
-
-const SimdDtypeKernels& kernels_for(Dtype dtype) {
-  const SimdKernelTable& t = simd_kernels();
-  switch (dtype) {
-    case kFloat64: return t.f64;
-    case kFloat16: return t.f16;
-    case kBFloat16: return t.bf16;
-    default: return t.f32;
-  }
-}
 
 std::int64_t inner_size(const Tensor& t, std::int64_t dim) {
   std::int64_t inner = 1;
@@ -122,7 +111,7 @@ void for_each_chunk(std::int64_t n, bool parallel, Fn&& fn) {
   });
 }
 
-void forward_row(const SimdDtypeKernels& k, SoftmaxKind kind, RowRef x, RowRef y, std::int64_t n, std::size_t elem,
+void forward_row(const DtypeKernels& k, SoftmaxKind kind, RowRef x, RowRef y, std::int64_t n, std::size_t elem,
                  bool stream, bool parallel) {
   if (n <= kRowChunk) {
     ChunkIo in(elem, 0), out(elem, 1);
@@ -144,7 +133,7 @@ void forward_row(const SimdDtypeKernels& k, SoftmaxKind kind, RowRef x, RowRef y
   });
 }
 
-void backward_row(const SimdDtypeKernels& k, BackwardKind kind, RowRef g, RowRef y, RowRef dx, std::int64_t n,
+void backward_row(const DtypeKernels& k, BackwardKind kind, RowRef g, RowRef y, RowRef dx, std::int64_t n,
                   std::size_t elem, bool stream, bool parallel) {
   std::vector<double> partial(static_cast<std::size_t>(chunk_count(n)));
   for_each_chunk(n, parallel, [&](std::int64_t c, std::int64_t start, std::int64_t len) {
@@ -192,33 +181,42 @@ void for_each_lane_block(const SlabPlan& plan, Fn&& fn) {
                });
 }
 
-// Evenly spaced contiguous rows of at most one chunk (the common case): calls
-// fn(first row, row count, per-operand row spacing) on blocks of rows, in parallel. Returns
-// false, doing nothing, for any other layout.
-template <typename Fn>
-bool for_each_row_block(const SlabPlan& plan, Fn&& fn) {
-  const std::int64_t n = plan.row.size;
-  if (n > kRowChunk || plan.batch.size() > 1) return false;
+// Evenly spaced contiguous rows of at most one chunk (the common case).
+bool rows_in_blocks(const SlabPlan& plan) {
+  if (plan.row.size > kRowChunk || plan.batch.size() > 1) return false;
   for (std::size_t o = 0; o < plan.operands; ++o) {
     if (plan.row.strides[o] != 1) return false;
   }
-  const std::array<std::int64_t, kMaxOperands> spacing =
-      plan.batch.empty() ? std::array<std::int64_t, kMaxOperands>{} : plan.batch[0].strides;
-  const std::int64_t rows = plan.batch_count();
-  parallel_for(rows, rows * n / kMinElementsPerThread,
-               [&](std::int64_t begin, std::int64_t end) { fn(begin, end - begin, spacing); });
   return true;
 }
 
-// The scalar reference kernels over every slab (SMX_ISA=REFERENCE): slow, simple, kept as the
-// oracle and as the fallback of last resort.
-template <typename SlabFn>
-void for_each_reference_slab(const SlabPlan& plan, SlabFn&& slab) {
-  const std::int64_t count = plan.batch_count();
-  parallel_for(count, count * plan.row.size * plan.lanes.size / kMinElementsPerThread,
-               [&](std::int64_t begin, std::int64_t end) {
-                 for (std::int64_t b = begin; b < end; ++b) slab(plan.batch_offsets(b));
-               });
+// Calls fn(first row, row count, per-operand row spacing) on blocks of rows, in parallel (for
+// plans that rows_in_blocks accepts).
+template <typename Fn>
+void for_each_row_block(const SlabPlan& plan, Fn&& fn) {
+  const std::array<std::int64_t, kMaxOperands> spacing =
+      plan.batch.empty() ? std::array<std::int64_t, kMaxOperands>{} : plan.batch[0].strides;
+  const std::int64_t rows = plan.batch_count();
+  parallel_for(rows, rows * plan.row.size / kMinElementsPerThread,
+               [&](std::int64_t begin, std::int64_t end) { fn(begin, end - begin, spacing); });
+}
+
+// Which entries of the kernel table run a problem, chosen here for forward and backward alike
+// (which implementation fills the table is kernel_table()'s choice, in dispatch.cc):
+//   kRowBlocks       nothing after the dim, rows of at most one chunk, contiguous and evenly
+//                    spaced: rows_fused / rows_backward on blocks of rows;
+//   kRowChunks       nothing after the dim, any other rows: per-chunk statistics, merged, then
+//                    the write pass (rows of at most one chunk: rows_fused one row at a time);
+//   kColumns         dims after the dim, lanes contiguous: cols / cols_backward;
+//   kStridedColumns  dims after the dim, lanes at any stride: the one-lane-at-a-time entries.
+// Row blocks and row chunks give the same bits for rows of at most one chunk (both run
+// rows_fused on each row), as contiguous and strided columns do: the layout picks the family,
+// never the result.
+enum class Family { kRowBlocks, kRowChunks, kColumns, kStridedColumns };
+
+Family choose_family(const SlabPlan& plan, std::int64_t inner) {
+  if (inner == 1) return rows_in_blocks(plan) ? Family::kRowBlocks : Family::kRowChunks;
+  return lanes_contiguous(plan) ? Family::kColumns : Family::kStridedColumns;
 }
 
 }  // namespace
@@ -230,44 +228,40 @@ void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::in
     cuda::forward(kind, x.dtype(), plan, base, x.device().index());
     return;
   }
-  const SimdDtypeKernels& k = kernels_for(x.dtype());
+  const DtypeKernels& k = kernels_for(x.dtype());
   const std::size_t elem = x.element_size();
   const bool stream = y.numel() * static_cast<std::int64_t>(elem) >= kStreamBytes;
   const std::int64_t n = plan.row.size;
-  const auto& rs = plan.row.strides;
-  const auto& ls = plan.lanes.strides;
 
-  if (reference_kernels_selected()) {
-    for_each_reference_slab(plan, [&](const auto& off) {
-      reference_forward(x.dtype(), kind,
-                        ForwardSlab{{at(x, off[0]), rs[0], ls[0]}, {at(y, off[1]), rs[1], ls[1]}, n, plan.lanes.size});
-    });
-    return;
+  const Family family = choose_family(plan, inner_size(x, dim));
+  switch (family) {
+    case Family::kRowBlocks:
+      for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
+        k.rows_fused(kind, at(x, first * s[0]), s[0], at(y, first * s[1]), s[1], count, n, stream);
+      });
+      return;
+    case Family::kRowChunks:
+      for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
+        const auto off = plan.batch_offsets(r);
+        forward_row(k, kind, {at(x, off[0]), plan.row.strides[0]}, {at(y, off[1]), plan.row.strides[1]}, n, elem,
+                    stream, parallel);
+      });
+      return;
+    case Family::kColumns:
+    case Family::kStridedColumns:
+      for_each_lane_block(plan, [&](std::int64_t b, std::int64_t l0, std::int64_t width) {
+        auto off = plan.batch_offsets(b);
+        const char* xp = at(x, off[0] + l0 * plan.lanes.strides[0]);
+        char* yp = at(y, off[1] + l0 * plan.lanes.strides[1]);
+        if (family == Family::kColumns) {
+          k.cols(kind, xp, plan.row.strides[0], yp, plan.row.strides[1], n, width, stream);
+        } else {
+          k.cols_strided(kind, xp, plan.row.strides[0], plan.lanes.strides[0], yp, plan.row.strides[1],
+                         plan.lanes.strides[1], n, width);
+        }
+      });
+      return;
   }
-  if (inner_size(x, dim) == 1) {
-    const bool blocked = for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
-      k.rows_fused(kind, at(x, first * s[0]), s[0], at(y, first * s[1]), s[1], count, n, stream);
-    });
-    if (blocked) return;
-    for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
-      const auto off = plan.batch_offsets(r);
-      forward_row(k, kind, {at(x, off[0]), plan.row.strides[0]}, {at(y, off[1]), plan.row.strides[1]}, n, elem,
-                  stream, parallel);
-    });
-    return;
-  }
-  const bool contiguous = lanes_contiguous(plan);
-  for_each_lane_block(plan, [&](std::int64_t b, std::int64_t l0, std::int64_t width) {
-    auto off = plan.batch_offsets(b);
-    const char* xp = at(x, off[0] + l0 * plan.lanes.strides[0]);
-    char* yp = at(y, off[1] + l0 * plan.lanes.strides[1]);
-    if (contiguous) {
-      k.cols(kind, xp, plan.row.strides[0], yp, plan.row.strides[1], n, width, stream);
-    } else {
-      k.cols_strided(kind, xp, plan.row.strides[0], plan.lanes.strides[0], yp, plan.row.strides[1],
-                     plan.lanes.strides[1], n, width);
-    }
-  });
 }
 
 void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
@@ -278,48 +272,43 @@ void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& outpu
     cuda::backward(kind, grad.dtype(), plan, base, grad.device().index());
     return;
   }
-  const SimdDtypeKernels& k = kernels_for(grad.dtype());
+  const DtypeKernels& k = kernels_for(grad.dtype());
   const std::size_t elem = grad.element_size();
   const bool stream = dx.numel() * static_cast<std::int64_t>(elem) >= kStreamBytes;
   const std::int64_t n = plan.row.size;
 
-  if (reference_kernels_selected()) {
-    const auto& rs = plan.row.strides;
-    const auto& ls = plan.lanes.strides;
-    for_each_reference_slab(plan, [&](const auto& off) {
-      reference_backward(grad.dtype(), kind,
-                         BackwardSlab{{at(grad, off[0]), rs[0], ls[0]}, {at(output, off[1]), rs[1], ls[1]},
-                                      {at(dx, off[2]), rs[2], ls[2]}, n, plan.lanes.size});
-    });
-    return;
+  const Family family = choose_family(plan, inner_size(grad, dim));
+  switch (family) {
+    case Family::kRowBlocks:
+      for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
+        k.rows_backward(kind, at(grad, first * s[0]), s[0], at(output, first * s[1]), s[1], at(dx, first * s[2]),
+                        s[2], count, n, stream);
+      });
+      return;
+    case Family::kRowChunks:
+      for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
+        const auto off = plan.batch_offsets(r);
+        backward_row(k, kind, {at(grad, off[0]), plan.row.strides[0]}, {at(output, off[1]), plan.row.strides[1]},
+                     {at(dx, off[2]), plan.row.strides[2]}, n, elem, stream, parallel);
+      });
+      return;
+    case Family::kColumns:
+    case Family::kStridedColumns:
+      for_each_lane_block(plan, [&](std::int64_t b, std::int64_t l0, std::int64_t width) {
+        const auto off = plan.batch_offsets(b);
+        const auto& ls = plan.lanes.strides;
+        const char* gp = at(grad, off[0] + l0 * ls[0]);
+        const char* yp = at(output, off[1] + l0 * ls[1]);
+        char* dp = at(dx, off[2] + l0 * ls[2]);
+        const auto& rs = plan.row.strides;
+        if (family == Family::kColumns) {
+          k.cols_backward(kind, gp, rs[0], yp, rs[1], dp, rs[2], n, width, stream);
+        } else {
+          k.cols_backward_strided(kind, gp, rs[0], ls[0], yp, rs[1], ls[1], dp, rs[2], ls[2], n, width);
+        }
+      });
+      return;
   }
-  if (inner_size(grad, dim) == 1) {
-    const bool blocked = for_each_row_block(plan, [&](std::int64_t first, std::int64_t count, const auto& s) {
-      k.rows_backward(kind, at(grad, first * s[0]), s[0], at(output, first * s[1]), s[1], at(dx, first * s[2]), s[2],
-                      count, n, stream);
-    });
-    if (blocked) return;
-    for_each_row(plan.batch_count(), n, [&](std::int64_t r, bool parallel) {
-      const auto off = plan.batch_offsets(r);
-      backward_row(k, kind, {at(grad, off[0]), plan.row.strides[0]}, {at(output, off[1]), plan.row.strides[1]},
-                   {at(dx, off[2]), plan.row.strides[2]}, n, elem, stream, parallel);
-    });
-    return;
-  }
-  const bool contiguous = lanes_contiguous(plan);
-  for_each_lane_block(plan, [&](std::int64_t b, std::int64_t l0, std::int64_t width) {
-    const auto off = plan.batch_offsets(b);
-    const auto& ls = plan.lanes.strides;
-    const char* gp = at(grad, off[0] + l0 * ls[0]);
-    const char* yp = at(output, off[1] + l0 * ls[1]);
-    char* dp = at(dx, off[2] + l0 * ls[2]);
-    const auto& rs = plan.row.strides;
-    if (contiguous) {
-      k.cols_backward(kind, gp, rs[0], yp, rs[1], dp, rs[2], n, width, stream);
-    } else {
-      k.cols_backward_strided(kind, gp, rs[0], ls[0], yp, rs[1], ls[1], dp, rs[2], ls[2], n, width);
-    }
-  });
 }
 
 }  // namespace smx::detail

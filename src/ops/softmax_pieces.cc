@@ -16,15 +16,9 @@ namespace {
 constexpr std::int64_t kLaneBlock = 64;
 constexpr std::int64_t kMinElementsPerThread = 1 << 14;
 
-const SimdDtypeKernels& kernels_for(Dtype dtype) {
-  const SimdKernelTable& t = simd_kernels();
-  switch (dtype) {
-    case kFloat32: return t.f32;
-    case kFloat64: return t.f64;
-    case kFloat16: return t.f16;
-    case kBFloat16: return t.bf16;
-    default: throw RuntimeError("softmax pieces: dtype " + dtype_name(dtype) + " is not floating");
-  }
+const DtypeKernels& floating_kernels(Dtype dtype) {
+  if (!is_floating(dtype)) throw RuntimeError("softmax pieces: dtype " + dtype_name(dtype) + " is not floating");
+  return kernels_for(dtype);
 }
 
 std::int64_t chunks_of(std::int64_t count) { return (count + kFusedRowMax - 1) / kFusedRowMax; }
@@ -45,7 +39,7 @@ void for_each_lane_block(std::int64_t lanes, std::int64_t rows, Fn&& fn) {
 bool softmax_pieces_available() { return !reference_kernels_selected(); }
 
 LongRowPieces::LongRowPieces(SoftmaxKind kind, Dtype dtype)
-    : kind_(kind), k_(&kernels_for(dtype)), elem_(element_size(dtype)) {}
+    : kind_(kind), k_(&floating_kernels(dtype)), elem_(element_size(dtype)) {}
 
 void LongRowPieces::add(const void* x, std::int64_t count) {
   const std::int64_t chunks = chunks_of(count);
@@ -81,7 +75,7 @@ void LongRowPieces::write(const void* x, void* y, std::int64_t count) const {
 
 TallColumnPieces::TallColumnPieces(SoftmaxKind kind, Dtype dtype, std::int64_t lanes)
     : kind_(kind),
-      k_(&kernels_for(dtype)),
+      k_(&floating_kernels(dtype)),
       elem_(element_size(dtype)),
       max_elem_(dtype == kFloat64 ? sizeof(double) : sizeof(float)),
       lanes_(lanes),

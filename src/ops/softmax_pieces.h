@@ -33,7 +33,7 @@ class LongRowPieces {
 
  private:
   SoftmaxKind kind_;
-  const SimdDtypeKernels* k_;
+  const DtypeKernels* k_;
   std::size_t elem_;
   bool started_ = false;
   RowStats total_{};
@@ -50,7 +50,7 @@ class TallColumnPieces {
 
  private:
   SoftmaxKind kind_;
-  const SimdDtypeKernels* k_;
+  const DtypeKernels* k_;
   std::size_t elem_;
   std::size_t max_elem_;  // the running max's type: double for float64, float otherwise
   std::int64_t lanes_;
