@@ -50,16 +50,6 @@ constexpr std::int64_t kPrefetchBytes = 64 << 10;
 // non-temporal stores costs more than it saves).
 constexpr std::int64_t kStreamRowBytes = 4096;
 
-const SimdDtypeKernels& kernels_for(Dtype dtype) {
-  const SimdKernelTable& t = simd_kernels();
-  switch (dtype) {
-    case kFloat64: return t.f64;
-    case kFloat16: return t.f16;
-    case kBFloat16: return t.bf16;
-    default: return t.f32;
-  }
-}
-
 char* at(const Tensor& t, std::int64_t offset) {
   return static_cast<char*>(t.data_ptr()) + offset * static_cast<std::int64_t>(t.element_size());
 }
