@@ -9,8 +9,10 @@
 // float16 in the logits.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -81,10 +83,15 @@ bool stage_row(const S* x, std::int64_t xs, const std::uint8_t* m, std::int64_t 
     }
     any = keep_end > 0;
   } else if (xs == 1 && ms == 1) {
+    // A branch-free select on the bits (the compiler vectorizes this; a ?: on floats it does not).
+    using U = std::conditional_t<sizeof(S) == 8, std::uint64_t, std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint16_t>>;
+    const U ninf_bits = std::bit_cast<U>(ninf);
     unsigned seen = 0;
     for (std::int64_t j = 0; j < keep_end; ++j) {
       const unsigned k = m[j];
-      out[j] = k != 0 ? value(x[j]) : ninf;
+      const U keep = static_cast<U>(U(0) - static_cast<U>(k != 0));
+      const U v = std::bit_cast<U>(value(x[j]));
+      out[j] = std::bit_cast<S>(static_cast<U>((v & keep) | (ninf_bits & static_cast<U>(~keep))));
       seen |= k;
     }
     any = seen != 0;
@@ -99,6 +106,26 @@ bool stage_row(const S* x, std::int64_t xs, const std::uint8_t* m, std::int64_t 
   }
   for (std::int64_t j = keep_end; j < n; ++j) out[j] = ninf;
   return any;
+}
+
+// If the kept elements of a row are exactly [0, len) - no mask, a padding mask, causal - returns
+// len (0: nothing kept); otherwise -1. Arguments as stage_row's.
+inline std::int64_t kept_prefix(const std::uint8_t* m, std::int64_t ms, std::int64_t keep_end) {
+  if (m == nullptr) return keep_end;
+  if (ms == 0) return m[0] != 0 ? keep_end : 0;
+  std::int64_t len = 0;
+  if (ms == 1) {
+    const void* zero = std::memchr(m, 0, static_cast<std::size_t>(keep_end));
+    len = zero ? static_cast<const std::uint8_t*>(zero) - m : keep_end;
+    unsigned after = 0;  // any True after the first False (no early exit: this vectorizes)
+    for (std::int64_t j = len; j < keep_end; ++j) after |= m[j];
+    return after != 0 ? -1 : len;
+  }
+  while (len < keep_end && m[len * ms] != 0) ++len;
+  for (std::int64_t j = len; j < keep_end; ++j) {
+    if (m[j * ms] != 0) return -1;
+  }
+  return len;
 }
 
 }  // namespace smx::detail
