@@ -322,6 +322,44 @@ TEST(MaskedSoftmax, SameBitsAtAnyThreadCount) {
   EXPECT_EQ(one, three);
 }
 
+// Outputs of 8 MiB and more use non-temporal stores, and rows whose kept elements are a prefix
+// (padding masks, causal) run the kernel straight from x: both paths, with NaN rows among them
+// (a NaN row must be NaN in its masked tail too), at 1 and 2 threads alike.
+TEST(MaskedSoftmax, LargeOutputsAndPrefixRows) {
+  const double nan = std::nan("");
+  for (Dtype dt : {kFloat32, kFloat16}) {
+    Tensor x = make_x({512, 4096}, 40, kFloat64);
+    x.data<double>()[5 * 4096 + 7] = nan;                 // kept NaN in a padded row
+    x.data<double>()[9 * 4096 + 4000] = nan;              // NaN in the padding: ignored
+    for (int j = 0; j < 3072; ++j) x.data<double>()[11 * 4096 + j] = -kInf;  // kept all -inf
+    x = x.to(dt);
+    Tensor pad = empty({512, 1, 4096}, kBool);  // per-row padding lengths, row 3 fully masked
+    for (std::int64_t r = 0; r < 512; ++r) {
+      const std::int64_t len = r == 3 ? 0 : r % 5 == 0 ? 4096 : 3072;
+      for (std::int64_t j = 0; j < 4096; ++j) pad.data<bool>()[r * 4096 + j] = j < len;
+    }
+    const Tensor mask = pad.view({512, 4096});  // float32: exactly 8 MiB out
+    for (FullyMasked p : {FullyMasked::kZero, FullyMasked::kNan}) {
+      MaskedSoftmaxOptions o;
+      o.fully_masked = p;
+      expect_forward(x, mask, -1, o, "large padded " + dtype_name(dt));
+      const int saved = get_num_threads();
+      set_num_threads(1);
+      const auto one = values(masked_softmax(x, mask, -1, o));
+      set_num_threads(2);
+      const auto two = values(masked_softmax(x, mask, -1, o));
+      set_num_threads(saved);
+      ASSERT_EQ(one.size(), two.size());
+      for (std::size_t i = 0; i < one.size(); ++i) {
+        ASSERT_TRUE(one[i] == two[i] || (std::isnan(one[i]) && std::isnan(two[i]))) << i;
+      }
+    }
+  }
+  MaskedSoftmaxOptions causal;
+  causal.causal = true;
+  expect_forward(make_x({2, 3, 512, 512}, 41, kFloat32), std::nullopt, -1, causal, "large causal");
+}
+
 TEST(MaskedSoftmax, LongRowsTakeTheGenericPath) {
   const Tensor x = make_x({2, 70000}, 12, kFloat32);  // longer than the fused kernel takes
   MaskedSoftmaxOptions o;
