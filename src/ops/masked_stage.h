@@ -69,7 +69,7 @@ template <typename S, bool kScaled>
 bool stage_row(const S* x, std::int64_t xs, const std::uint8_t* m, std::int64_t ms, std::int64_t keep_end,
                std::int64_t n, ComputeType<S> scale, S* out) {
   const S ninf = neg_inf<S>();
-  auto value = [scale](S v) -> S {
+  auto value = [&](S v) -> S {
     if constexpr (kScaled) return from_compute<S>(to_compute(v) * scale);
     else return v;
   };
