@@ -5,6 +5,7 @@
 // same per-row/per-column kernels.
 #include "smx/masked_softmax.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -76,28 +77,55 @@ void generic_forward(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, 
                      std::optional<double> scale, FullyMasked policy, const Tensor& y) {
   using C = detail::ComputeType<S>;
   const Size& shape = x.sizes();
+  const std::int64_t nd = x.dim();
   const GroupIndex group = group_index(shape, dim);
   std::vector<std::uint8_t> kept(static_cast<std::size_t>(x.numel() / group.n), 0);
   Tensor staged = empty(shape, x.dtype());
   const S* xp = static_cast<const S*>(x.data_ptr());
   S* sp = static_cast<S*>(staged.data_ptr());
-  const S ninf = detail::neg_inf<S>();
   const C s = scale ? static_cast<C>(*scale) : C(1);
-  std::int64_t e = 0;
-  detail::for_each_element<2>(shape, {&x.strides(), &mask.strides}, [&](const auto& index, const auto& off) {
-    if (detail::element_kept(mask, index, off[1])) {
-      sp[e] = scale ? detail::from_compute<S>(detail::to_compute(xp[off[0]]) * s) : xp[off[0]];
-      kept[static_cast<std::size_t>(group(e))] = 1;
-    } else {
-      sp[e] = ninf;
+  // Row by row along the last dim (x' staged as in the fast path); a row's elements belong to
+  // consecutive groups (dim before the last) or all to group r (dim is the last).
+  const std::int64_t last = nd == 0 ? 1 : shape[static_cast<std::size_t>(nd - 1)];
+  const std::int64_t rows = x.numel() / last;
+  const std::int64_t xs = nd == 0 ? 1 : x.stride(-1);
+  const std::int64_t ms = nd == 0 ? 0 : mask.strides.back();
+  const bool dim_last = nd == 0 || dim == nd - 1;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::int64_t xo = 0, mo = 0, i = 0, rest = r;
+    for (std::int64_t d = nd - 2; d >= 0; --d) {
+      const std::int64_t idx = rest % shape[static_cast<std::size_t>(d)];
+      rest /= shape[static_cast<std::size_t>(d)];
+      xo += idx * x.stride(d);
+      mo += idx * mask.strides[static_cast<std::size_t>(d)];
+      if (d == nd - 2) i = idx;
     }
-    ++e;
-  });
+    const std::uint8_t* m = mask.base ? mask.base + mo : nullptr;
+    const std::int64_t keep_end = mask.causal ? std::min(i + 1, last) : last;
+    S* out = sp + r * last;
+    const bool any = scale ? detail::stage_row<S, true>(xp + xo, xs, m, ms, keep_end, last, s, out)
+                           : detail::stage_row<S, false>(xp + xo, xs, m, ms, keep_end, last, s, out);
+    if (dim_last) {
+      kept[static_cast<std::size_t>(r)] = any;
+    } else {
+      std::uint8_t* k = kept.data() + group(r * last);
+      for (std::int64_t j = 0; j < keep_end; ++j) k[j] = static_cast<std::uint8_t>(k[j] | (m == nullptr || m[j * ms] != 0));
+    }
+  }
   detail::execute_forward(kind, staged, y, dim);
+  if (std::find(kept.begin(), kept.end(), std::uint8_t{0}) == kept.end()) return;  // none fully masked
   const S fill = detail::fully_masked_value<S>(policy, kind == SoftmaxKind::kLogSoftmax);
   S* yp = static_cast<S*>(y.data_ptr());
-  for (std::int64_t i = 0; i < y.numel(); ++i) {
-    if (!kept[static_cast<std::size_t>(group(i))]) yp[i] = fill;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    S* out = yp + r * last;
+    if (dim_last) {
+      if (!kept[static_cast<std::size_t>(r)]) std::fill(out, out + last, fill);
+    } else {
+      const std::uint8_t* k = kept.data() + group(r * last);
+      for (std::int64_t j = 0; j < last; ++j) {
+        if (!k[j]) out[j] = fill;
+      }
+    }
   }
 }
 
