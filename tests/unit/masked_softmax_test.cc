@@ -355,9 +355,21 @@ TEST(MaskedSoftmax, LargeOutputsAndPrefixRows) {
       }
     }
   }
+  // Short rows (n < 2048) of a large output: causal rows, and padded rows with a NaN row, go
+  // through the staging buffer and are streamed out in blocks.
   MaskedSoftmaxOptions causal;
   causal.causal = true;
-  expect_forward(make_x({2, 3, 512, 512}, 41, kFloat32), std::nullopt, -1, causal, "large causal");
+  Tensor xc = make_x({4, 3, 512, 512}, 41, kFloat64);  // float32: 12 MiB out
+  xc.data<double>()[700 * 512 + 3] = nan;               // row 700 keeps element 3 under causal
+  xc = xc.to(kFloat32);
+  expect_forward(xc, std::nullopt, -1, causal, "large causal");
+  expect_forward(xc, random_mask({4, 1, 1, 512}, 42, 1.0).narrow(3, 0, 512), -1, causal, "large causal, all-True mask");
+  Tensor padded = empty({4, 1, 1, 512}, kBool);
+  for (std::int64_t b = 0; b < 4; ++b) {
+    for (std::int64_t j = 0; j < 512; ++j) padded.data<bool>()[b * 512 + j] = j < 100 * (b + 1);
+  }
+  expect_forward(xc, padded, -1, MaskedSoftmaxOptions{}, "large, padded short rows");
+  expect_forward(xc, padded, -1, causal, "large causal + padded short rows");
 }
 
 TEST(MaskedSoftmax, LongRowsTakeTheGenericPath) {
