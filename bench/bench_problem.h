@@ -24,6 +24,10 @@ struct Problem {
   Type type = Type::kF32;
   Pass pass = Pass::kSoftmax;
   bool in_cache = false;
+  // Non-empty: softmax over this group of dims (smx/softmax_dims.h), `dim` unused. smx runs
+  // softmax(x, dims) (allocating, as the "alloc" rows); libtorch, which has no dim lists, runs
+  // the best a user can write: x.permute(rest + dims).reshape(outer, -1), then softmax(-1).
+  std::vector<std::int64_t> dims = {};
 
   std::int64_t numel() const;
   std::size_t element_bytes() const { return type == Type::kF32 ? 4 : 2; }

@@ -77,6 +77,26 @@ std::vector<Problem> problems() {
   };
 }
 
+// Softmax over a group of dims (issue 11), allocating, against a single dim of the same group
+// size (4096 groups of 4096 in every row below, so each "dims" row is read against the "dims
+// ref" rows): adjacent dims (one strided run), non-adjacent dims with the group innermost
+// (rows), and with the group not innermost (columns). `--only dims` runs just these.
+std::vector<Problem> dims_problems() {
+  auto row = [](std::string label, std::vector<std::int64_t> shape, std::int64_t dim, std::vector<std::int64_t> dims) {
+    Problem p{std::move(label), std::move(shape), dim, Type::kF32, Pass::kAllocSoftmax, false};
+    p.dims = std::move(dims);
+    return p;
+  };
+  return {
+      row("dims ref 4096x4096 last", {4096, 4096}, -1, {}),
+      row("dims ref 4096x4096 dim 0", {4096, 4096}, 0, {}),
+      row("dims 64x64x64x64 (2,3)", {64, 64, 64, 64}, 0, {2, 3}),
+      row("dims 64x64x64x64 (1,3)", {64, 64, 64, 64}, 0, {1, 3}),
+      row("dims 64x64x64x64 (0,2)", {64, 64, 64, 64}, 0, {0, 2}),
+      row("dims 16x256x16x256 (0,2)", {16, 256, 16, 256}, 0, {0, 2}),
+  };
+}
+
 // Every buffer, for every implementation alike, asks for transparent huge pages (this kernel
 // grants them on request only): with 4 KiB pages, walking down a column of a 64 MiB matrix
 // touches a new page per row and thrashes the TLB, which measures the page size, not softmax.
@@ -246,6 +266,10 @@ Runner make_smx_runner(const Problem& p, const Buffers& b) {
   Tensor x = from_blob(b.x, size, dtype);
   Tensor out = from_blob(b.out, size, dtype);
   const std::int64_t dim = p.dim;
+  if (!p.dims.empty()) {
+    const std::vector<std::int64_t> dims = p.dims;
+    return [=]() { Tensor y = softmax(x, DimList(dims)); };
+  }
   switch (p.pass) {
     case Pass::kSoftmax: return [=]() mutable { softmax_out(out, x, dim); };
     case Pass::kLogSoftmax: return [=]() mutable { log_softmax_out(out, x, dim); };
@@ -280,9 +304,18 @@ Runner make_smx_plain_runner(const Problem& p, const Buffers& b) {
 bool is_masked(Pass p) { return p == Pass::kMaskedSoftmax || p == Pass::kCausalSoftmax; }
 
 // softmax_out into the shared buffer: what an allocating row is compared with.
+// For a dims row: softmax_out over the last dim of the same memory seen as (groups, group size),
+// the single-dim problem of the same group size, so the pair's ratio is multi-dim / single-dim.
 Runner make_smx_out_runner(const Problem& p, const Buffers& b) {
   Problem out = p;
   out.pass = Pass::kSoftmax;
+  if (!p.dims.empty()) {
+    std::int64_t group = 1;
+    for (std::int64_t d : p.dims) group *= p.shape[static_cast<std::size_t>(d < 0 ? d + static_cast<std::int64_t>(p.shape.size()) : d)];
+    out.shape = {p.numel() / group, group};
+    out.dim = -1;
+    out.dims.clear();
+  }
   return make_smx_runner(out, b);
 }
 
@@ -341,7 +374,9 @@ int main(int argc, char** argv) {
   std::printf("%-30s %10s %18s %18s %18s %18s %9s\n", "problem", "copy", "smx", "libtorch", "oneDNN", "XNNPACK",
               "vs best");
 
-  for (const Problem& p : problems()) {
+  std::vector<Problem> all = problems();
+  for (Problem& p : dims_problems()) all.push_back(std::move(p));
+  for (const Problem& p : all) {
     if (p.label.find(only) == std::string::npos) continue;
     const std::size_t bytes = static_cast<std::size_t>(p.numel()) * p.element_bytes();
     Buffers b{alloc(bytes), alloc(bytes), alloc(bytes)};
@@ -358,8 +393,8 @@ int main(int argc, char** argv) {
     const std::pair<std::string, Runner> impls[] = {
         {"smx", make_smx_runner(p, b)},
         {"libtorch", make_torch_runner(p, b, threads)},
-        {"oneDNN", make_dnnl_runner(p, b, threads)},
-        {"XNNPACK", make_xnnpack_runner(p, b, pool)},
+        {"oneDNN", p.dims.empty() ? make_dnnl_runner(p, b, threads) : std::nullopt},  // no dim lists
+        {"XNNPACK", p.dims.empty() ? make_xnnpack_runner(p, b, pool) : std::nullopt},
     };
     const char* dtype = p.type == Type::kF32 ? "float32" : "bfloat16";
     auto csv_row = [&](const char* pass, const std::string& impl, double t, const CopyTimes& c) {
@@ -398,11 +433,15 @@ int main(int argc, char** argv) {
     if (best_peer > 0) std::printf(" %8.2fx", best_peer / times["smx"]);
     if (p.pass == Pass::kAllocSoftmax) {
       const auto [alloc, out] = paired_median_seconds(*make_smx_runner(p, b), *make_smx_out_runner(p, b), min_total);
-      std::printf("   paired: smx allocating %.1f, softmax_out %.1f, ratio %.2f", alloc * 1e6, out * 1e6, alloc / out);
+      std::printf(p.dims.empty() ? "   paired: smx allocating %.1f, softmax_out %.1f, ratio %.2f"
+                                 : "   paired: smx dims %.1f, single dim (same group size) %.1f, ratio %.2f",
+                  alloc * 1e6, out * 1e6, alloc / out);
       // Both halves of the pair: their ratio, not the allocating call's separate median above, is
       // what says whether allocating costs more than writing into a kept buffer.
-      csv_row(pass_name(p.pass), "smx_alloc_paired", alloc, smx_copy);
-      csv_row(pass_name(Pass::kSoftmax), "smx_out", out, smx_copy);
+      // dims rows pair the dim-list call with a single-dim softmax_out of the same group size.
+      const bool dims = !p.dims.empty();
+      csv_row(pass_name(p.pass), dims ? "smx_dims_paired" : "smx_alloc_paired", alloc, smx_copy);
+      csv_row(pass_name(Pass::kSoftmax), dims ? "smx_single_dim_out" : "smx_out", out, smx_copy);
     }
     if (is_masked(p.pass)) {
       const auto [masked, plain] =

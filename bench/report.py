@@ -119,6 +119,8 @@ def users_table(bench_rows, users_csvs):
     (> 1: smx is faster), peak RSS where measured, and what was checked of smx's output."""
     groups = {}  # (what, problem) -> {impl: row}, in first-seen order
     for r in bench_rows:
+        if r["label"].startswith("dims "):
+            continue  # dim lists: their own README section (issue 11), not a user's single-dim call
         if r["pass"] == "softmax_allocating" or r["impl"] == "smx_out":
             if r["impl"] in ("smx", "libtorch", "smx_out", "smx_alloc_paired"):
                 groups.setdefault(("C++", r["label"].removeprefix("alloc ")), {})[r["impl"]] = {

@@ -320,6 +320,39 @@ PYBIND11_MODULE(_smx, m) {
         },
         py::arg("grad_output"), py::arg("output"), py::arg("mask"), py::arg("dim"), py::arg("scale"),
         py::arg("causal"), py::arg("fully_masked"));
+  // Dim lists (smx/softmax_dims.h): smx.softmax(x, dim=(1, 2)) and the other ops.
+  m.def("forward_dims",
+        [](const std::string& op, const py::object& x, const std::vector<std::int64_t>& dims,
+           std::optional<std::string> dtype) {
+          const Borrowed in = borrow(x);
+          const auto dt = parse(dtype);
+          smx::Tensor y;
+          {
+            py::gil_scoped_release release;
+            const smx::DimList list(dims);
+            if (op == "softmax") y = smx::softmax(in.tensor, list, dt);
+            else if (op == "log_softmax") y = smx::log_softmax(in.tensor, list, dt);
+            else if (op == "softmin") y = smx::softmin(in.tensor, list, dt);
+            else throw smx::ValueError("unknown op " + op);
+          }
+          return wrap(in, std::move(y));
+        },
+        py::arg("op"), py::arg("input"), py::arg("dims"), py::arg("dtype"));
+  m.def("backward_dims",
+        [](const std::string& op, const py::object& grad, const py::object& output,
+           const std::vector<std::int64_t>& dims) {
+          const Borrowed g = borrow(grad);
+          const Borrowed y = borrow(output);
+          smx::Tensor dx;
+          {
+            py::gil_scoped_release release;
+            const smx::DimList list(dims);
+            dx = op == "softmax" ? smx::softmax_backward(g.tensor, y.tensor, list)
+                                 : smx::log_softmax_backward(g.tensor, y.tensor, list);
+          }
+          return wrap(g, std::move(dx));
+        },
+        py::arg("op"), py::arg("grad_output"), py::arg("output"), py::arg("dims"));
 
   // smx/__init__.py hands over its Python functions, which become the fast functions' fallbacks.
   m.def("_install_fast_forward", [m](const py::dict& fallbacks) mutable { smx_python::add_fast_forward(m, fallbacks); });

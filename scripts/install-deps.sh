@@ -14,6 +14,7 @@ declare -A GROUPS_PKGS=(
   [cross]="g++-aarch64-linux-gnu"
   [python]="python3 python3-dev pybind11-dev libdlpack-dev python3-numpy python3-pytest python3-pip python3-setuptools python3-wheel"
   [torch]="python3-torch"
+  [mpi]="libopenmpi-dev openmpi-bin python3-mpi4py"
   [bench]="libbenchmark-dev libtorch-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev python3-matplotlib python3-scipy"
 )
 

@@ -45,3 +45,5 @@ void log_softmax_backward_out(Tensor& grad_input, const Tensor& grad_output, con
 std::int64_t implicit_softmax_dim(std::int64_t ndim);
 
 }  // namespace smx
+
+#include "smx/softmax_dims.h"  // the same ops over a list of dims

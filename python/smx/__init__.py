@@ -6,6 +6,7 @@ bfloat16 included). Output: a NumPy array for NumPy input (bfloat16 results as f
 NumPy has no bfloat16), else an ``smx.Tensor`` that ``torch.from_dlpack`` accepts.
 Errors are PyTorch's: IndexError for a dim out of range, RuntimeError for non-floating input.
 """
+import operator as _operator
 import warnings
 
 import numpy as _np
@@ -39,20 +40,38 @@ def _warn_implicit(name, dim, stacklevel):
                       "Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel + 1)
 
 
+def _dim_list(dim):
+    """A tuple or list of dims -> a list of ints (softmax over the group of those dims, as
+    scipy.special.softmax(axis=tuple)); any other dim -> None (the single-dim ops)."""
+    if isinstance(dim, (tuple, list)):
+        return [_operator.index(d) for d in dim]
+    return None
+
+
 def _softmax(input, dim=None, dtype=None, *, _stacklevel=2):
-    """softmax(x, dim) = exp(x) / sum(exp(x), dim), as torch.softmax."""
+    """softmax(x, dim) = exp(x) / sum(exp(x), dim), as torch.softmax. dim may be a tuple of dims:
+    softmax over their flattened group (scipy.special.softmax(x, axis=(1, 2)))."""
+    dims = _dim_list(dim)
+    if dims is not None:
+        return _smx.forward_dims("softmax", input, dims, _dtype_name(dtype))
     _warn_implicit("softmax", dim, _stacklevel)
     return _smx.forward("softmax", input, dim, _dtype_name(dtype))
 
 
 def _log_softmax(input, dim=None, dtype=None, *, _stacklevel=2):
-    """log_softmax(x, dim) = x - log(sum(exp(x), dim)), as torch.log_softmax."""
+    """log_softmax(x, dim) = x - log(sum(exp(x), dim)), as torch.log_softmax (dim: int or tuple)."""
+    dims = _dim_list(dim)
+    if dims is not None:
+        return _smx.forward_dims("log_softmax", input, dims, _dtype_name(dtype))
     _warn_implicit("log_softmax", dim, _stacklevel)
     return _smx.forward("log_softmax", input, dim, _dtype_name(dtype))
 
 
 def _softmin(input, dim=None, dtype=None, *, _stacklevel=2):
-    """softmin(x, dim) = softmax(-x, dim), as torch.nn.functional.softmin."""
+    """softmin(x, dim) = softmax(-x, dim), as torch.nn.functional.softmin (dim: int or tuple)."""
+    dims = _dim_list(dim)
+    if dims is not None:
+        return _smx.forward_dims("softmin", input, dims, _dtype_name(dtype))
     _warn_implicit("softmin", dim, _stacklevel)
     return _smx.forward("softmin", input, dim, _dtype_name(dtype))
 
@@ -66,12 +85,19 @@ softmax, log_softmax, softmin = _smx.softmax, _smx.log_softmax, _smx.softmin
 
 
 def softmax_backward(grad_output, output, dim):
-    """dL/dx = y * (g - sum(g * y, dim)) for y = softmax(x, dim), as torch._softmax_backward_data."""
+    """dL/dx = y * (g - sum(g * y, dim)) for y = softmax(x, dim), as torch._softmax_backward_data
+    (dim: int or tuple of dims)."""
+    dims = _dim_list(dim)
+    if dims is not None:
+        return _smx.backward_dims("softmax", grad_output, output, dims)
     return _smx.backward("softmax", grad_output, output, dim)
 
 
 def log_softmax_backward(grad_output, output, dim):
-    """dL/dx = g - exp(y) * sum(g, dim) for y = log_softmax(x, dim)."""
+    """dL/dx = g - exp(y) * sum(g, dim) for y = log_softmax(x, dim) (dim: int or tuple of dims)."""
+    dims = _dim_list(dim)
+    if dims is not None:
+        return _smx.backward_dims("log_softmax", grad_output, output, dims)
     return _smx.backward("log_softmax", grad_output, output, dim)
 
 
@@ -79,3 +105,4 @@ from . import nn  # noqa: E402  (nn uses the functions above)
 from .masked import masked_log_softmax, masked_softmax, masked_softmax_backward  # noqa: E402
 
 __all__ += ["masked_softmax", "masked_log_softmax", "masked_softmax_backward"]
+from . import dist  # noqa: E402  (smx.dist: MPI; raises when smx was built without it)

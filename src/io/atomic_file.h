@@ -24,6 +24,8 @@ class AtomicFile {
   void start_writeback(std::uint64_t offset, std::uint64_t bytes);
   // fsync, rename into place, fsync the directory.
   void commit();
+  // The temporary file's path (other processes write their parts through it: `mpirun smx`).
+  const std::string& temp_path() const { return tmp_; }
 
  private:
   [[noreturn]] void fail(const std::string& what, int err);

@@ -1,6 +1,6 @@
 // Many threads calling the allocating ops at once: they share the thread pool (one job at a time)
 // and the block cache, and every result must be the bits a lone call gives (results do not
-// depend on the thread count, see simd_kernel_test's Threads.*) and close to a float64 softmax.
+// depend on the thread count, see thread_pool_test's Threads.*) and close to a float64 softmax.
 #include <gtest/gtest.h>
 
 #include <cmath>

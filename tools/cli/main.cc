@@ -9,6 +9,9 @@
 
 #include "cli_input.h"
 #include "masked_command.h"
+#include "dim_arg.h"
+#include "explain.h"
+#include "mpi_forward.h"
 #include "print_cast.h"
 #include "stream_forward.h"
 #include "seed_demo.h"
@@ -36,7 +39,7 @@ const char* kDeviceHelp =
     "file is read and written on the host";
 
 struct ForwardArgs {
-  std::optional<std::int64_t> dim;
+  std::string dim;  // "", "1" or "1,2" (tools/cli/dim_arg.h)
   std::string dtype;
   std::string device = "cpu";
   int threads = 0;
@@ -46,7 +49,7 @@ struct ForwardArgs {
 
 struct BackwardArgs {
   std::string op;
-  std::int64_t dim = 0;
+  std::string dim;
   std::string grad, output, out;
   std::string device = "cpu";
   int threads = 0;
@@ -86,8 +89,11 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
                  std::string& chosen) {
   CLI::App* sub = app.add_subcommand(name, what);
   sub->add_option("--dim", args.dim,
-                  "the dim to normalise along (negative counts from the end); without it, "
-                  "PyTorch's implicit rule and its deprecation warning");
+                  "the dim to normalise along (negative counts from the end), or a comma-separated "
+                  "list such as 1,2 to normalise over the group of those dims (computed in memory: "
+                  "the .npy streaming covers one dim); without it, PyTorch's implicit rule and its "
+                  "deprecation warning")
+      ->check(smx::cli::dim_list_validator());
   sub->add_option("--dtype", args.dtype, kDtypeHelp)->check(dtype_validator());
   sub->add_option("--threads", args.threads, "threads to use (default: SMX_NUM_THREADS or all)")
       ->check(CLI::PositiveNumber);
@@ -100,13 +106,27 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
 int run_forward(const std::string& op, const ForwardArgs& a) {
   if (a.threads > 0) smx::set_num_threads(a.threads);
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
+  const std::vector<std::int64_t> dims = smx::cli::parse_dim_list(a.dim);
+  if (dims.size() > 1) {  // a group of dims: in memory (streaming covers one dim)
+    if (smx::cli::launched_world_size() > 1)
+      throw smx::RuntimeError("a list of dims is not supported under mpirun: the ranks split dim 0 "
+                              "and combine statistics over one dim only");
+    const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
+    const smx::DimList list(dims);
+    emit(op == "softmax" ? smx::softmax(x, list, dtype)
+         : op == "log_softmax" ? smx::log_softmax(x, list, dtype) : smx::softmin(x, list, dtype), a.out);
+    return 0;
+  }
+  const std::optional<std::int64_t> dim = dims.empty() ? std::nullopt : std::optional<std::int64_t>(dims[0]);
+  // Under mpirun, the ranks split the file (tools/cli/mpi_forward.h); otherwise nothing changes.
+  if (smx::cli::mpi_forward(op, dim, dtype, a.device, a.input, a.out)) return 0;
   // Files on the host stream through bounded blocks; a GPU run loads the whole tensor.
-  if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, a.dim, dtype, a.input, a.out)) return 0;
+  if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, dim, dtype, a.input, a.out)) return 0;
   const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
   smx::Tensor y;
-  if (op == "softmax") y = smx::softmax(x, a.dim, dtype);
-  else if (op == "log_softmax") y = smx::log_softmax(x, a.dim, dtype);
-  else y = smx::softmin(x, a.dim, dtype);
+  if (op == "softmax") y = smx::softmax(x, dim, dtype);
+  else if (op == "log_softmax") y = smx::log_softmax(x, dim, dtype);
+  else y = smx::softmin(x, dim, dtype);
   emit(y, a.out);
   return 0;
 }
@@ -116,8 +136,10 @@ int run_backward(const BackwardArgs& a) {
   const smx::Device device(a.device);
   const smx::Tensor g = smx::cli::read_input(a.grad, std::nullopt).to(device);
   const smx::Tensor y = smx::cli::read_input(a.output, std::nullopt).to(device);
-  const smx::Tensor dx = a.op == "softmax" ? smx::softmax_backward(g, y, a.dim)
-                                           : smx::log_softmax_backward(g, y, a.dim);
+  const std::vector<std::int64_t> dims = smx::cli::parse_dim_list(a.dim);
+  const smx::DimList list(dims);  // one dim: the single-dim op, exactly
+  const smx::Tensor dx = a.op == "softmax" ? smx::softmax_backward(g, y, list)
+                                           : smx::log_softmax_backward(g, y, list);
   emit(dx, a.out);
   return 0;
 }
@@ -133,6 +155,8 @@ int main(int argc, char** argv) {
   app.footer("Examples:\n"
              "  smx softmax --dim 0 '[[1,2],[4,3],[5,5]]'\n"
              "  smx log_softmax --dim -1 logits.npy -o logp.npy\n"
+             "  smx softmax --dim 1,2 scores.npy -o p.npy      (softmax over dims 1 and 2 together)\n"
+             "  smx explain --dim 0 '[[1,2],[4,3],[5,5]]'      (which elements sum to 1?)\n"
              "  python3 -c 'import numpy as np, sys; np.save(sys.stdout.buffer, np.eye(3))' | smx softmax --dim 1 -\n"
              "Exit status: 0 ok, 1 bad input data, 2 usage error.\n");
 
@@ -149,7 +173,8 @@ int main(int argc, char** argv) {
                                                       "given dL/dy (--grad) and y (--output)");
   backward->add_option("--op", bwd.op, "softmax or log_softmax")->required()
       ->check(CLI::IsMember({"softmax", "log_softmax"}));
-  backward->add_option("--dim", bwd.dim, "the dim the forward op used")->required();
+  backward->add_option("--dim", bwd.dim, "the dim (or comma-separated dims) the forward op used")
+      ->required()->check(smx::cli::dim_list_validator());
   backward->add_option("--grad", bwd.grad, "dL/dy: a .npy file (or - for stdin)")->required();
   backward->add_option("--output", bwd.output, "y, the forward op's output: a .npy file")->required();
   backward->add_option("-o,--out", bwd.out, kOutHelp);
@@ -166,6 +191,9 @@ int main(int argc, char** argv) {
       ->check(dtype_validator());
   show->add_option("INPUT", show_input, kInputHelp);
   show->callback([&] { chosen = "show"; });
+
+  smx::cli::ExplainArgs explain_args;
+  smx::cli::add_explain_command(app, explain_args, chosen);
 
   app.add_subcommand("demo", "the seed's worked example (what `make run` prints)")
       ->callback([&] { chosen = "demo"; });
@@ -188,6 +216,10 @@ int main(int argc, char** argv) {
       const auto dtype = dtype_of(show_dtype);
       smx::Tensor x = smx::cli::read_input(show_input, dtype, smx::cli::InputUse::kPrint);
       std::cout << (dtype ? smx::cli::cast_for_printing(x, *dtype) : x) << "\n";
+      return 0;
+    }
+    if (chosen == "explain") {
+      smx::cli::run_explain(explain_args, std::cout);
       return 0;
     }
     if (chosen == "demo") {
