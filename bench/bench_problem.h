@@ -11,7 +11,10 @@ namespace smx::bench {
 
 // kAllocSoftmax: softmax(x, dim) returning a new tensor (smx::softmax, torch::softmax), allocation
 // included, as a user's loop calls it; the other passes write into the shared `out` buffer.
-enum class Pass { kSoftmax, kLogSoftmax, kBackward, kAllocSoftmax };
+// kMaskedSoftmax: softmax over the last dim with a (1, S) key-padding mask (masked_mask_keeps);
+// kCausalSoftmax: softmax over the last dim of (..., L, S) with the causal (tril) mask. Both
+// allocate their result, as smx::masked_softmax does.
+enum class Pass { kSoftmax, kLogSoftmax, kBackward, kAllocSoftmax, kMaskedSoftmax, kCausalSoftmax };
 enum class Type { kF32, kBF16 };
 
 struct Problem {
@@ -41,6 +44,10 @@ struct Buffers {
 
 // A ready-to-time call, or nullopt when the implementation cannot do this problem.
 using Runner = std::optional<std::function<void()>>;
+
+// The kMaskedSoftmax rows' mask, shared by every implementation: key j of S is kept when it
+// lies in the first 3/4 of the row (trailing padding, as in a batch of padded sequences).
+inline bool masked_mask_keeps(std::int64_t j, std::int64_t s) { return j < s * 3 / 4; }
 
 Runner make_torch_runner(const Problem& p, const Buffers& b, int threads);
 Runner make_dnnl_runner(const Problem& p, const Buffers& b, int threads);

@@ -74,6 +74,8 @@ std::vector<Problem> problems() {
       {"alloc 4096x4096 last", {4096, 4096}, -1, T::kF32, P::kAllocSoftmax, false},
       {"alloc 4096x4096 dim 0", {4096, 4096}, 0, T::kF32, P::kAllocSoftmax, false},
       {"alloc 64x1000 dim 1 (in cache)", {64, 1000}, 1, T::kF32, P::kAllocSoftmax, true},
+      {"masked 4096x4096 last (1,S) mask", {4096, 4096}, -1, T::kF32, P::kMaskedSoftmax, false},
+      {"causal 8x12x512x512 last", {8, 12, 512, 512}, -1, T::kF32, P::kCausalSoftmax, false},
   };
 }
 
@@ -278,9 +280,30 @@ Runner make_smx_runner(const Problem& p, const Buffers& b) {
       return [=]() mutable { softmax_backward_out(out, g, x, dim); };
     }
     case Pass::kAllocSoftmax: return [=]() { Tensor y = softmax(x, dim); };
+    case Pass::kMaskedSoftmax: {
+      const std::int64_t s = p.shape.back();
+      Tensor mask = empty({1, s}, kBool);
+      for (std::int64_t j = 0; j < s; ++j) mask.data<bool>()[j] = masked_mask_keeps(j, s);
+      return [=]() { Tensor y = masked_softmax(x, mask, dim); };
+    }
+    case Pass::kCausalSoftmax: {
+      MaskedSoftmaxOptions o;
+      o.causal = true;
+      return [=]() { Tensor y = masked_softmax(x, std::nullopt, dim, o); };
+    }
   }
   return std::nullopt;
 }
+
+// Plain smx::softmax on the same shape, allocating as masked_softmax does: what the masked rows
+// are compared with (the target: within 1.2x).
+Runner make_smx_plain_runner(const Problem& p, const Buffers& b) {
+  Problem plain = p;
+  plain.pass = Pass::kAllocSoftmax;
+  return make_smx_runner(plain, b);
+}
+
+bool is_masked(Pass p) { return p == Pass::kMaskedSoftmax || p == Pass::kCausalSoftmax; }
 
 // softmax_out into the shared buffer: what an allocating row is compared with.
 // For a dims row: softmax_out over the last dim of the same memory seen as (groups, group size),
@@ -310,6 +333,8 @@ const char* pass_name(Pass p) {
     case Pass::kLogSoftmax: return "log_softmax";
     case Pass::kBackward: return "softmax_backward";
     case Pass::kAllocSoftmax: return "softmax_allocating";
+    case Pass::kMaskedSoftmax: return "masked_softmax";
+    case Pass::kCausalSoftmax: return "causal_softmax";
   }
   return "";
 }
@@ -422,6 +447,14 @@ int main(int argc, char** argv) {
       const bool dims = !p.dims.empty();
       csv_row(pass_name(p.pass), dims ? "smx_dims_paired" : "smx_alloc_paired", alloc, smx_copy);
       csv_row(pass_name(Pass::kSoftmax), dims ? "smx_single_dim_out" : "smx_out", out, smx_copy);
+    }
+    if (is_masked(p.pass)) {
+      const auto [masked, plain] =
+          paired_median_seconds(*make_smx_runner(p, b), *make_smx_plain_runner(p, b), min_total);
+      std::printf("   paired: smx masked %.1f, plain softmax %.1f, ratio %.2f (target <= 1.2)", masked * 1e6,
+                  plain * 1e6, masked / plain);
+      csv_row(pass_name(p.pass), "smx_masked_paired", masked, smx_copy);
+      csv_row(pass_name(Pass::kAllocSoftmax), "smx_plain_paired", plain, smx_copy);
     }
     for (const auto& name : broken) {
       std::printf("   BROKEN BASELINE: %s faster than the copy", name.c_str());

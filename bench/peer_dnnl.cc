@@ -11,7 +11,7 @@ namespace smx::bench {
 
 #ifdef SMX_BENCH_HAVE_DNNL
 Runner make_dnnl_runner(const Problem& p, const Buffers& b, int threads) try {
-  if (p.pass == Pass::kBackward || p.pass == Pass::kAllocSoftmax) return std::nullopt;
+  if (p.pass != Pass::kSoftmax && p.pass != Pass::kLogSoftmax) return std::nullopt;
   omp_set_num_threads(threads);
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   static dnnl::stream stream(engine);

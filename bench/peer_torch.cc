@@ -6,6 +6,8 @@
 #ifdef SMX_BENCH_HAVE_TORCH
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#include <limits>
 #endif
 
 namespace smx::bench {
@@ -48,6 +50,22 @@ Runner make_torch_runner(const Problem& p, const Buffers& b, int threads) {
       return [=]() mutable { at::_softmax_backward_data_out(out, g, x, dim, type); };
     }
     case Pass::kAllocSoftmax: return [=]() { at::Tensor y = at::softmax(x, dim); };
+    case Pass::kMaskedSoftmax:
+    case Pass::kCausalSoftmax: {
+      // The best a torch user can do: the inverted mask made once, then masked_fill and softmax
+      // allocating their results (as SDPA's math path does).
+      const std::int64_t s = p.shape.back();
+      at::Tensor inverted;
+      if (p.pass == Pass::kCausalSoftmax) {
+        const std::int64_t l = p.shape[p.shape.size() - 2];
+        inverted = at::ones({l, s}, at::kBool).tril().logical_not();
+      } else {
+        inverted = at::empty({1, s}, at::kBool);
+        for (std::int64_t j = 0; j < s; ++j) inverted[0][j] = !masked_mask_keeps(j, s);
+      }
+      const double ninf = -std::numeric_limits<double>::infinity();
+      return [=]() { at::Tensor y = at::softmax(x.masked_fill(inverted, ninf), dim); };
+    }
   }
   return std::nullopt;
 }

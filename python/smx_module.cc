@@ -276,6 +276,50 @@ PYBIND11_MODULE(_smx, m) {
         },
         py::arg("op"), py::arg("grad_output"), py::arg("output"), py::arg("dim"));
 
+  // smx.masked_softmax / masked_log_softmax / masked_softmax_backward (smx/masked_softmax.h).
+  auto masked_options = [](std::optional<double> scale, bool causal, const std::string& fully_masked) {
+    smx::MaskedSoftmaxOptions o;
+    o.scale = scale;
+    o.causal = causal;
+    o.fully_masked = smx::parse_fully_masked(fully_masked);
+    return o;
+  };
+  m.def("masked",
+        [masked_options](const std::string& op, const py::object& x, const py::object& mask, std::int64_t dim,
+                         std::optional<double> scale, bool causal, const std::string& fully_masked) {
+          const Borrowed in = borrow(x);
+          std::optional<Borrowed> mk;
+          if (!mask.is_none()) mk = borrow(mask);
+          const smx::MaskedSoftmaxOptions o = masked_options(scale, causal, fully_masked);
+          const std::optional<smx::Tensor> mt = mk ? std::optional<smx::Tensor>(mk->tensor) : std::nullopt;
+          smx::Tensor y;
+          {
+            py::gil_scoped_release release;
+            y = op == "log_softmax" ? smx::masked_log_softmax(in.tensor, mt, dim, o)
+                                    : smx::masked_softmax(in.tensor, mt, dim, o);
+          }
+          return wrap(in, std::move(y));
+        },
+        py::arg("op"), py::arg("input"), py::arg("mask"), py::arg("dim"), py::arg("scale"), py::arg("causal"),
+        py::arg("fully_masked"));
+  m.def("masked_backward",
+        [masked_options](const py::object& grad, const py::object& output, const py::object& mask, std::int64_t dim,
+                         std::optional<double> scale, bool causal, const std::string& fully_masked) {
+          const Borrowed g = borrow(grad);
+          const Borrowed y = borrow(output);
+          std::optional<Borrowed> mk;
+          if (!mask.is_none()) mk = borrow(mask);
+          const smx::MaskedSoftmaxOptions o = masked_options(scale, causal, fully_masked);
+          const std::optional<smx::Tensor> mt = mk ? std::optional<smx::Tensor>(mk->tensor) : std::nullopt;
+          smx::Tensor dx;
+          {
+            py::gil_scoped_release release;
+            dx = smx::masked_softmax_backward(g.tensor, y.tensor, mt, dim, o);
+          }
+          return wrap(g, std::move(dx));
+        },
+        py::arg("grad_output"), py::arg("output"), py::arg("mask"), py::arg("dim"), py::arg("scale"),
+        py::arg("causal"), py::arg("fully_masked"));
   // Dim lists (smx/softmax_dims.h): smx.softmax(x, dim=(1, 2)) and the other ops.
   m.def("forward_dims",
         [](const std::string& op, const py::object& x, const std::vector<std::int64_t>& dims,

@@ -6,6 +6,7 @@
 #include "smx/dtype.h"
 #include "smx/errors.h"
 #include "smx/half.h"
+#include "smx/masked_softmax.h"
 #include "smx/memory.h"
 #include "smx/nn.h"
 #include "smx/simd.h"

@@ -102,4 +102,7 @@ def log_softmax_backward(grad_output, output, dim):
 
 
 from . import nn  # noqa: E402  (nn uses the functions above)
+from .masked import masked_log_softmax, masked_softmax, masked_softmax_backward  # noqa: E402
+
+__all__ += ["masked_softmax", "masked_log_softmax", "masked_softmax_backward"]
 from . import dist  # noqa: E402  (smx.dist: MPI; raises when smx was built without it)

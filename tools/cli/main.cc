@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_input.h"
+#include "masked_command.h"
 #include "dim_arg.h"
 #include "explain.h"
 #include "mpi_forward.h"
@@ -181,6 +182,9 @@ int main(int argc, char** argv) {
   backward->add_option("--device", bwd.device, kDeviceHelp)->check(device_validator());
   backward->callback([&] { chosen = "backward"; });
 
+  smx::cli::MaskedCommands masked;
+  masked.add(app, chosen);
+
   std::string show_dtype, show_input = "-";
   CLI::App* show = app.add_subcommand("show", "print a tensor as PyTorch prints it");
   show->add_option("--dtype", show_dtype, "cast to float32, float64, float16 or bfloat16 first")
@@ -207,6 +211,7 @@ int main(int argc, char** argv) {
       if (chosen == ops[i]) return run_forward(chosen, fwd[i]);
     }
     if (chosen == "backward") return run_backward(bwd);
+    if (masked.owns(chosen)) return masked.run(chosen);
     if (chosen == "show") {
       const auto dtype = dtype_of(show_dtype);
       smx::Tensor x = smx::cli::read_input(show_input, dtype, smx::cli::InputUse::kPrint);
