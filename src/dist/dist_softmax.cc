@@ -43,7 +43,7 @@ using smx::detail::SoftmaxKind;
 // The op ids in the header: ranks calling different ops fail instead of mixing collectives.
 enum Op : std::int64_t { kOpSoftmax = 1, kOpLogSoftmax, kOpSoftmin, kOpSoftmaxBackward, kOpLogSoftmaxBackward };
 
-constexpr std::int64_t kMinElementsPerThread = 1 << 14;
+using smx::detail::kMinElementsPerThread;
 
 const SimdDtypeKernels& kernels_for(Dtype dtype) {
   const smx::detail::SimdKernelTable& t = smx::detail::simd_kernels();

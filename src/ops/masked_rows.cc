@@ -26,20 +26,6 @@ constexpr std::int64_t kStageBytes = 16 << 10;
 constexpr std::int64_t kDirectBytes = 128 << 10;
 // Direct rows with a masked tail shorter than this are written through the cache (run_rows).
 constexpr std::int64_t kDirectStreamMinRow = 2048;
-// As the executor: below this many elements per thread another thread costs more than it saves.
-constexpr std::int64_t kMinElementsPerThread = 1 << 14;
-// As the executor: outputs this large use non-temporal stores.
-constexpr std::int64_t kStreamBytes = 8 << 20;
-
-const SimdDtypeKernels& kernels_for(Dtype dtype) {
-  const SimdKernelTable& t = simd_kernels();
-  switch (dtype) {
-    case kFloat64: return t.f64;
-    case kFloat16: return t.f16;
-    case kBFloat16: return t.bf16;
-    default: return t.f32;
-  }
-}
 
 // Element offsets of row r's first element in x and in the mask, and its index i along dim -2.
 struct RowStart {

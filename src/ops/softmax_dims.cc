@@ -29,6 +29,7 @@ namespace {
 
 using detail::BackwardKind;
 using detail::SoftmaxKind;
+using detail::op_name;
 
 void check_defined(const Tensor& t, const char* what) {
   if (!t.defined()) throw RuntimeError(std::string(what) + " is an undefined tensor");
@@ -45,15 +46,6 @@ void check_defined(const Tensor& t, const char* what) {
 void check_floating(const Tensor& t, const std::string& kernel) {
   if (is_floating(t.dtype())) return;
   throw RuntimeError("\"" + kernel + "\" not implemented for '" + scalar_type_name(t.dtype()) + "'");
-}
-
-const char* op_name(SoftmaxKind kind) {
-  switch (kind) {
-    case SoftmaxKind::kSoftmax: return "softmax";
-    case SoftmaxKind::kLogSoftmax: return "log_softmax";
-    case SoftmaxKind::kSoftmin: return "softmin";
-  }
-  return "";
 }
 
 Tensor single_forward(SoftmaxKind kind, const Tensor& x, std::int64_t dim, std::optional<Dtype> dtype) {

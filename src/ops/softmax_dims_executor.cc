@@ -38,9 +38,6 @@ namespace smx::detail {
 
 namespace {
 
-constexpr std::int64_t kMinElementsPerThread = 1 << 14;  // as the single-dim executor
-constexpr std::int64_t kStreamBytes = 8 << 20;           // as the single-dim executor
-constexpr std::int64_t kLaneBlock = 64;  // lanes per work item (fixed: results never depend on it)
 // Input bytes per tile of groups in the rows walk: small enough that the write pass finds the
 // tile in L2 (the tile size changes no result: each group is computed on its own).
 constexpr std::int64_t kTileBytes = 256 << 10;
@@ -60,30 +57,6 @@ Tensor restride(const Tensor& t, const std::vector<std::int64_t>& sizes, const s
 }
 
 std::int64_t chunks_of(std::int64_t n) { return (n + kFusedRowMax - 1) / kFusedRowMax; }
-
-// Calls unit(g, u) for every group g and every unit u in [0, units) of it, where the units of
-// one group may run in any order: groups in parallel when there are enough of them, else one
-// group at a time with its units in parallel (groups_in_parallel picks). finish(g) runs once
-// per group after its units.
-template <typename Unit, typename Finish>
-void for_each_group(bool groups_in_parallel, std::int64_t groups, std::int64_t units, std::int64_t group_elems,
-                    Unit&& unit, Finish&& finish) {
-  if (groups_in_parallel) {
-    parallel_for(groups, groups * group_elems / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t g = begin; g < end; ++g) {
-        for (std::int64_t u = 0; u < units; ++u) unit(g, u);
-        finish(g);
-      }
-    });
-    return;
-  }
-  for (std::int64_t g = 0; g < groups; ++g) {
-    parallel_for(units, group_elems / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t u = begin; u < end; ++u) unit(g, u);
-    });
-    finish(g);
-  }
-}
 
 // ---- rows: the innermost block is in the group ----
 
@@ -231,44 +204,27 @@ void forward_rows(const SimdDtypeKernels& k, SoftmaxKind kind, const Tensor& x, 
     });
     return;
   }
-  std::vector<RowStats> partial(static_cast<std::size_t>(units * (per_group_parallel ? groups : 1)));
-  auto slot = [&](std::int64_t g, std::int64_t u) {
-    return static_cast<std::size_t>((per_group_parallel ? g * units : 0) + u);
-  };
-  auto unit_span = [&](std::int64_t g, std::int64_t u, std::int64_t& offset, std::int64_t& len) {
-    const std::int64_t c = u % chunks;
-    offset = p.batch_offset(g) + p.runs[static_cast<std::size_t>(u / chunks)] + c * kFusedRowMax;
-    len = std::min(kFusedRowMax, p.n - c * kFusedRowMax);
-  };
-  auto write_group = [&](std::int64_t g, RowStats total) {
-    for (std::int64_t u = 0; u < units; ++u) {
-      std::int64_t offset = 0, len = 0;
-      unit_span(g, u, offset, len);
-      k.row_write(kind, at(x, offset), at(y, offset), len, total, stream);
-    }
-  };
-  for_each_group(
-      per_group_parallel, groups, units, p.group_size(),
-      [&](std::int64_t g, std::int64_t u) {
-        std::int64_t offset = 0, len = 0;
-        unit_span(g, u, offset, len);
-        partial[slot(g, u)] = k.row_stats(kind, at(x, offset), len);
-      },
-      [&](std::int64_t g) {
-        RowStats total = partial[slot(g, 0)];
-        for (std::int64_t u = 1; u < units; ++u) total = merge_row_stats(total, partial[slot(g, u)]);
-        if (per_group_parallel) {
-          write_group(g, total);
-          return;
-        }
-        parallel_for(units, p.group_size() / kMinElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
-          for (std::int64_t u = begin; u < end; ++u) {
-            std::int64_t offset = 0, len = 0;
-            unit_span(g, u, offset, len);
-            k.row_write(kind, at(x, offset), at(y, offset), len, total, stream);
-          }
-        });
-      });
+  // Fewer groups than threads: one group at a time, its units in parallel, folded in unit order
+  // 0, 1, 2, ... (the same bits as the tiles above).
+  std::vector<RowStats> partial(static_cast<std::size_t>(units));
+  const std::int64_t max_chunks = p.group_size() / kMinElementsPerThread;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t base = p.batch_offset(g);
+    parallel_for(units, max_chunks, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t u = begin; u < end; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        partial[static_cast<std::size_t>(u)] = k.row_stats(kind, at(x, base + s.offset), s.len);
+      }
+    });
+    RowStats total = partial[0];
+    for (std::int64_t u = 1; u < units; ++u) total = merge_row_stats(total, partial[static_cast<std::size_t>(u)]);
+    parallel_for(units, max_chunks, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t u = begin; u < end; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        k.row_write(kind, at(x, base + s.offset), at(y, base + s.offset), s.len, total, stream);
+      }
+    });
+  }
 }
 
 void backward_rows(const SimdDtypeKernels& k, BackwardKind kind, const Tensor& grad, const Tensor& out,
@@ -313,39 +269,28 @@ void backward_rows(const SimdDtypeKernels& k, BackwardKind kind, const Tensor& g
     });
     return;
   }
-  std::vector<double> partial(static_cast<std::size_t>(units * (per_group_parallel ? groups : 1)));
-  auto slot = [&](std::int64_t g, std::int64_t u) {
-    return static_cast<std::size_t>((per_group_parallel ? g * units : 0) + u);
-  };
-  auto unit_span = [&](std::int64_t g, std::int64_t u, std::int64_t& offset, std::int64_t& len) {
-    const std::int64_t c = u % chunks;
-    offset = p.batch_offset(g) + p.runs[static_cast<std::size_t>(u / chunks)] + c * kFusedRowMax;
-    len = std::min(kFusedRowMax, p.n - c * kFusedRowMax);
-  };
-  auto write_units = [&](std::int64_t g, double acc, std::int64_t begin, std::int64_t end) {
-    for (std::int64_t u = begin; u < end; ++u) {
-      std::int64_t offset = 0, len = 0;
-      unit_span(g, u, offset, len);
-      k.row_backward_write(kind, at(grad, offset), at(out, offset), at(dx, offset), len, acc, stream);
-    }
-  };
-  for_each_group(
-      per_group_parallel, groups, units, p.group_size(),
-      [&](std::int64_t g, std::int64_t u) {
-        std::int64_t offset = 0, len = 0;
-        unit_span(g, u, offset, len);
-        partial[slot(g, u)] = k.row_backward_acc(kind, at(grad, offset), at(out, offset), len);
-      },
-      [&](std::int64_t g) {
-        double acc = 0.0;
-        for (std::int64_t u = 0; u < units; ++u) acc += partial[slot(g, u)];
-        if (per_group_parallel) {
-          write_units(g, acc, 0, units);
-          return;
-        }
-        parallel_for(units, p.group_size() / kMinElementsPerThread,
-                     [&](std::int64_t begin, std::int64_t end) { write_units(g, acc, begin, end); });
-      });
+  // Fewer groups than threads: one group at a time, its units in parallel, summed in unit order.
+  std::vector<double> partial(static_cast<std::size_t>(units));
+  const std::int64_t max_chunks = p.group_size() / kMinElementsPerThread;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t base = p.batch_offset(g);
+    parallel_for(units, max_chunks, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t u = begin; u < end; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        const std::int64_t o = base + s.offset;
+        partial[static_cast<std::size_t>(u)] = k.row_backward_acc(kind, at(grad, o), at(out, o), s.len);
+      }
+    });
+    double acc = 0.0;
+    for (std::int64_t u = 0; u < units; ++u) acc += partial[static_cast<std::size_t>(u)];
+    parallel_for(units, max_chunks, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t u = begin; u < end; ++u) {
+        const UnitSpan s = unit_span(p, chunks, u);
+        const std::int64_t o = base + s.offset;
+        k.row_backward_write(kind, at(grad, o), at(out, o), at(dx, o), s.len, acc, stream);
+      }
+    });
+  }
 }
 
 // ---- columns: the innermost block is not in the group ----

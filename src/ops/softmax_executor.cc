@@ -28,15 +28,9 @@ namespace smx::detail {
 
 namespace {
 
-// Below this many elements per thread, waking another thread costs more than it saves.
-constexpr std::int64_t kMinElementsPerThread = 1 << 14;
 // Rows are processed in chunks of this many elements (the unit of parallelism in long rows);
 // a row of at most one chunk takes the fused kernel.
 constexpr std::int64_t kRowChunk = kFusedRowMax;
-// Outputs larger than this bypass the cache (non-temporal stores): nobody reads them back soon.
-constexpr std::int64_t kStreamBytes = 8 << 20;
-// Lanes per work item in the column family.
-constexpr std::int64_t kLaneBlock = 64;
 
 std::int64_t inner_size(const Tensor& t, std::int64_t dim) {
   std::int64_t inner = 1;

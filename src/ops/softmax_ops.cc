@@ -14,15 +14,7 @@ namespace {
 
 using detail::BackwardKind;
 using detail::SoftmaxKind;
-
-const char* op_name(SoftmaxKind kind) {
-  switch (kind) {
-    case SoftmaxKind::kSoftmax: return "softmax";
-    case SoftmaxKind::kLogSoftmax: return "log_softmax";
-    case SoftmaxKind::kSoftmin: return "softmin";
-  }
-  return "";
-}
+using detail::op_name;
 
 void check_defined(const Tensor& t, const char* what) {
   if (!t.defined()) throw RuntimeError(std::string(what) + " is an undefined tensor");

@@ -11,10 +11,6 @@ namespace smx::detail {
 
 namespace {
 
-// The same lane blocking and per-thread work floor as the executor (neither changes any bits:
-// each lane and each chunk is computed on its own).
-constexpr std::int64_t kLaneBlock = 64;
-constexpr std::int64_t kMinElementsPerThread = 1 << 14;
 
 const DtypeKernels& floating_kernels(Dtype dtype) {
   if (!is_floating(dtype)) throw RuntimeError("softmax pieces: dtype " + dtype_name(dtype) + " is not floating");

@@ -6,6 +6,15 @@
 
 namespace smx::detail {
 
+// Below this many elements per thread, waking another thread costs more than it saves: callers
+// pass work / kMinElementsPerThread as parallel_for's max_chunks.
+inline constexpr std::int64_t kMinElementsPerThread = 1 << 14;
+// Lanes per work item of the column walks (fixed: results never depend on it, each lane is
+// computed on its own).
+inline constexpr std::int64_t kLaneBlock = 64;
+// Outputs larger than this bypass the cache (non-temporal stores): nobody reads them back soon.
+inline constexpr std::int64_t kStreamBytes = 8 << 20;
+
 // Calls fn(begin, end) over a partition of [0, n) into at most `max_chunks` contiguous chunks
 // (and at most get_num_threads()), on the calling thread plus pool workers; returns when all
 // are done. Runs inline when one chunk suffices. The first exception thrown is rethrown here.
