@@ -320,3 +320,32 @@ def test_unknown_smx_isa_is_an_error(smx_bin):
     p = subprocess.run([smx_bin, "softmax", "--dim", "0", "[1]"], capture_output=True,
                        env=dict(os.environ, SMX_ISA="bogus"), timeout=60)
     assert p.returncode == 1 and b"SMX_ISA=bogus" in p.stderr and b"REFERENCE" in p.stderr
+
+
+def test_several_inputs_into_a_directory(run, tmp_path):
+    """smx OP IN... -o DIR: each result is DIR/<input's name>, as torch computes it."""
+    arrays = {"a.npy": np.random.default_rng(1).standard_normal((6, 5)).astype(np.float32),
+              "b.npy": np.random.default_rng(2).standard_normal((3, 4, 7)).astype(np.float64)}
+    paths = [write_npy(tmp_path / name, a) for name, a in arrays.items()]
+    (tmp_path / "out").mkdir()
+    run("log_softmax", "--dim", "-1", *paths, "-o", str(tmp_path / "out"), check_rc=0)
+    for name, a in arrays.items():
+        got = np.load(tmp_path / "out" / name)
+        want = torch.log_softmax(torch.from_numpy(a), -1).numpy()
+        assert got.dtype == a.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_several_inputs_need_a_directory_and_distinct_names(run, tmp_path):
+    a = write_npy(tmp_path / "a.npy", np.ones((2, 2), np.float32))
+    (tmp_path / "sub").mkdir()
+    b = write_npy(tmp_path / "sub" / "a.npy", np.ones((2, 2), np.float32))
+    rc, _, err = run("softmax", "--dim", "0", a, a)
+    assert rc == 1 and "-o must name an existing directory" in err
+    rc, _, err = run("softmax", "--dim", "0", a, a, "-o", str(tmp_path / "nowhere"))
+    assert rc == 1 and "-o must name an existing directory" in err
+    rc, _, err = run("softmax", "--dim", "0", a, b, "-o", str(tmp_path))
+    assert rc == 1 and "two INPUTs are named 'a.npy'" in err
+    rc, _, err = run("softmax", "--dim", "0", a, "[1, 2]", "-o", str(tmp_path))
+    assert rc == 1 and "each must be a .npy file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "sub"]

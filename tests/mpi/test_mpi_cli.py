@@ -2,7 +2,8 @@
 
 The output file must be byte for byte the one a single `smx` process writes (cmp), for every
 dtype, dim 0 (statistics combined across ranks) and other dims (rows independent), with 1-4
-ranks, uneven and empty shards, NaN and inf. Errors must fail every rank, leave no output file
+ranks, uneven and empty shards, NaN and inf. Each launch processes a list of files (the command
+takes several INPUTs and -o DIR), so the whole file stays at a few dozen launches. Errors must fail every rank, leave no output file
 and no temporary file, and never touch an existing output.
 Run by ctest (tests/mpi/CMakeLists.txt) with SMX_BIN (the command) and SMX_MPIRUN
 (tests/mpi/mpirun.sh, which sets what Open MPI needs as root in a container).
@@ -40,30 +41,77 @@ def data(shape, seed=0, special=False):
 SHAPES = [("short_columns", (103, 7)), ("tall_columns", (1500, 5)), ("short_row", (3000,)),
           ("long_row", (140001,)), ("trailing_one", (1200, 1)), ("fewer_rows_than_ranks", (2, 9)),
           ("three_dims", (37, 3, 4))]
-DTYPES = ["float32", "float64", "float16", "bfloat16"]  # bfloat16: --dtype on float32 data
+SPECIAL = ("tall_columns", "short_columns", "long_row")  # NaN, +inf, -inf in these
+
+# One launch processes a list of files (smx OP IN... -o DIR), so each configuration - op, dim,
+# dtype flag, rank count - is one mpirun, not one per file. softmax runs on float32, float64 and
+# float16 files at every rank count; the other ops and bfloat16 (--dtype on the float32 files)
+# at 3 ranks (uneven shards) and 4 (empty shards for the 2-row file).
+CONFIGS = ([("softmax", dim, "", n) for dim in (0, -1) for n in RANKS] +
+           [(op, dim, extra, n) for op, extra in (("log_softmax", ""), ("softmin", ""), ("softmax", "bfloat16"))
+            for dim in (0, -1) for n in (3, 4)])
 
 
-@pytest.mark.parametrize("name,shape", SHAPES)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_same_bytes_as_one_process(tmp_path, name, shape, dtype):
-    special = name in ("tall_columns", "short_columns", "long_row")
-    stored = "float32" if dtype == "bfloat16" else dtype
-    src = tmp_path / "in.npy"
-    np.save(src, data(shape, special=special).astype(stored))
-    extra = ["--dtype", "bfloat16"] if dtype == "bfloat16" else []
-    ops = ["softmax", "log_softmax", "softmin"] if dtype == "float32" else ["softmax"]
-    dims = [0, -1] if len(shape) > 1 else [0]
-    for op in ops:
-        for dim in dims:
-            one = tmp_path / f"one_{op}_{dim}.npy"
-            r = run_one([op, "--dim", str(dim), *extra, str(src), "-o", str(one)])
-            assert r.returncode == 0, r.stderr
-            for n in RANKS:
-                many = tmp_path / f"many_{op}_{dim}_{n}.npy"
-                r = run_mpi(n, [op, "--dim", str(dim), *extra, str(src), "-o", str(many)])
-                assert r.returncode == 0, r.stderr
-                assert one.read_bytes() == many.read_bytes(), f"{op} dim {dim} with {n} ranks differs"
-    assert not list(tmp_path.glob(".smx-tmp*"))
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """{dtype: [paths]}: every shape saved once per stored dtype."""
+    root = tmp_path_factory.mktemp("inputs")
+    files = {}
+    for dtype in ("float32", "float64", "float16"):
+        (root / dtype).mkdir()
+        files[dtype] = []
+        for name, shape in SHAPES:
+            path = root / dtype / f"{name}.npy"
+            np.save(path, data(shape, special=name in SPECIAL).astype(dtype))
+            files[dtype].append(path)
+    return files
+
+
+def files_for(inputs, op, extra):
+    if op == "softmax" and not extra:
+        return inputs["float32"] + inputs["float64"] + inputs["float16"]
+    return inputs["float32"]
+
+
+def run_config(out, runner, op, dim, extra, files):
+    """The op on every file into out/<dtype>/, one launch per stored dtype (file names repeat)."""
+    flags = [op, "--dim", str(dim)] + (["--dtype", extra] if extra else [])
+    by_dtype = {}
+    for f in files:
+        by_dtype.setdefault(f.parent.name, []).append(str(f))
+    for dtype, paths in by_dtype.items():
+        (out / dtype).mkdir(parents=True)
+        r = runner([*flags, *paths, "-o", str(out / dtype)])
+        assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("op,dim,extra,ranks", CONFIGS)
+def test_same_bytes_as_one_process(tmp_path, inputs, op, dim, extra, ranks):
+    files = files_for(inputs, op, extra)
+    run_config(tmp_path / "one", run_one, op, dim, extra, files)
+    run_config(tmp_path / "many", lambda args: run_mpi(ranks, args), op, dim, extra, files)
+    for f in files:
+        one = tmp_path / "one" / f.parent.name / f.name
+        many = tmp_path / "many" / f.parent.name / f.name
+        assert one.read_bytes() == many.read_bytes(), f"{op} dim {dim} {extra} {f.parent.name}/{f.name}, {ranks} ranks"
+    assert not list(tmp_path.rglob(".smx-tmp*"))
+
+
+def test_a_failing_file_stops_the_batch_on_every_rank(tmp_path):
+    """The files before the failing one are complete, the failing one and those after it leave
+    nothing (no file, no temporary)."""
+    names = ["a.npy", "b.npy", "c.npy"]
+    np.save(tmp_path / "a.npy", data((20, 3)).astype(np.float32))
+    np.save(tmp_path / "b.npy", np.arange(12, dtype=np.int64).reshape(4, 3))  # integers: the op's dtype error
+    np.save(tmp_path / "c.npy", data((20, 3)).astype(np.float32))
+    (tmp_path / "out").mkdir()
+    r = run_mpi(2, ["softmax", "--dim", "0", *(str(tmp_path / n) for n in names), "-o", str(tmp_path / "out")])
+    assert r.returncode != 0 and "not implemented for 'Long'" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy"]
+    one = tmp_path / "one.npy"
+    assert run_one(["softmax", "--dim", "0", str(tmp_path / "a.npy"), "-o", str(one)]).returncode == 0
+    assert one.read_bytes() == (tmp_path / "out" / "a.npy").read_bytes()
+    assert not list(tmp_path.rglob(".smx-tmp*"))
 
 
 @pytest.mark.parametrize("shape", [(0, 3), ()])

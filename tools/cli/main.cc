@@ -11,6 +11,7 @@
 #include "masked_command.h"
 #include "dim_arg.h"
 #include "explain.h"
+#include "file_jobs.h"
 #include "mpi_forward.h"
 #include "print_cast.h"
 #include "stream_forward.h"
@@ -44,6 +45,7 @@ struct ForwardArgs {
   std::string device = "cpu";
   int threads = 0;
   std::string input = "-";
+  std::vector<std::string> more;  // further .npy files (then -o is a directory)
   std::string out;
 };
 
@@ -99,35 +101,51 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
       ->check(CLI::PositiveNumber);
   sub->add_option("--device", args.device, kDeviceHelp)->check(device_validator());
   sub->add_option("INPUT", args.input, kInputHelp);
+  sub->add_option("MORE", args.more,
+                  "more .npy files, with -o naming a directory: each result is written there under its input's "
+                  "file name (under mpirun, one launch for all of them)");
   sub->add_option("-o,--out", args.out, kOutHelp);
   sub->callback([&chosen, name] { chosen = name; });
 }
 
-int run_forward(const std::string& op, const ForwardArgs& a) {
-  if (a.threads > 0) smx::set_num_threads(a.threads);
+// One INPUT to one output (or printed), one process: streamed from file to file where that
+// applies, else in memory.
+void forward_one(const std::string& op, const ForwardArgs& a, const std::vector<std::int64_t>& dims,
+                 const smx::cli::FileJob& job) {
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
-  const std::vector<std::int64_t> dims = smx::cli::parse_dim_list(a.dim);
   if (dims.size() > 1) {  // a group of dims: in memory (streaming covers one dim)
-    if (smx::cli::launched_world_size() > 1)
-      throw smx::RuntimeError("a list of dims is not supported under mpirun: the ranks split dim 0 "
-                              "and combine statistics over one dim only");
-    const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
+    const smx::Tensor x = smx::cli::read_input(job.input, dtype).to(smx::Device(a.device));
     const smx::DimList list(dims);
     emit(op == "softmax" ? smx::softmax(x, list, dtype)
-         : op == "log_softmax" ? smx::log_softmax(x, list, dtype) : smx::softmin(x, list, dtype), a.out);
-    return 0;
+         : op == "log_softmax" ? smx::log_softmax(x, list, dtype) : smx::softmin(x, list, dtype), job.output);
+    return;
   }
   const std::optional<std::int64_t> dim = dims.empty() ? std::nullopt : std::optional<std::int64_t>(dims[0]);
-  // Under mpirun, the ranks split the file (tools/cli/mpi_forward.h); otherwise nothing changes.
-  if (smx::cli::mpi_forward(op, dim, dtype, a.device, a.input, a.out)) return 0;
   // Files on the host stream through bounded blocks; a GPU run loads the whole tensor.
-  if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, dim, dtype, a.input, a.out)) return 0;
-  const smx::Tensor x = smx::cli::read_input(a.input, dtype).to(smx::Device(a.device));
+  if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, dim, dtype, job.input, job.output)) return;
+  const smx::Tensor x = smx::cli::read_input(job.input, dtype).to(smx::Device(a.device));
   smx::Tensor y;
   if (op == "softmax") y = smx::softmax(x, dim, dtype);
   else if (op == "log_softmax") y = smx::log_softmax(x, dim, dtype);
   else y = smx::softmin(x, dim, dtype);
-  emit(y, a.out);
+  emit(y, job.output);
+}
+
+int run_forward(const std::string& op, const ForwardArgs& a) {
+  if (a.threads > 0) smx::set_num_threads(a.threads);
+  const std::vector<std::int64_t> dims = smx::cli::parse_dim_list(a.dim);
+  std::vector<std::string> inputs{a.input};
+  inputs.insert(inputs.end(), a.more.begin(), a.more.end());
+  const std::vector<smx::cli::FileJob> jobs = smx::cli::file_jobs(inputs, a.out);
+  if (dims.size() > 1 && smx::cli::launched_world_size() > 1) {
+    throw smx::RuntimeError("a list of dims is not supported under mpirun: the ranks split dim 0 "
+                            "and combine statistics over one dim only");
+  }
+  const std::optional<std::int64_t> dim = dims.empty() ? std::nullopt : std::optional<std::int64_t>(dims[0]);
+  // Under mpirun, the ranks split each file (tools/cli/mpi_forward.h); otherwise nothing changes.
+  const auto one_process = [&](const smx::cli::FileJob& job) { forward_one(op, a, dims, job); };
+  if (dims.size() <= 1 && smx::cli::mpi_forward(op, dim, dtype_of(a.dtype), a.device, jobs, one_process)) return 0;
+  for (const smx::cli::FileJob& job : jobs) forward_one(op, a, dims, job);
   return 0;
 }
 
@@ -155,6 +173,7 @@ int main(int argc, char** argv) {
   app.footer("Examples:\n"
              "  smx softmax --dim 0 '[[1,2],[4,3],[5,5]]'\n"
              "  smx log_softmax --dim -1 logits.npy -o logp.npy\n"
+             "  smx softmax --dim -1 a.npy b.npy c.npy -o probs/   (each result as probs/<name>.npy)\n"
              "  smx softmax --dim 1,2 scores.npy -o p.npy      (softmax over dims 1 and 2 together)\n"
              "  smx explain --dim 0 '[[1,2],[4,3],[5,5]]'      (which elements sum to 1?)\n"
              "  python3 -c 'import numpy as np, sys; np.save(sys.stdout.buffer, np.eye(3))' | smx softmax --dim 1 -\n"

@@ -91,20 +91,15 @@ void write_all(int fd, const char* p, std::size_t bytes, std::uint64_t offset, c
   }
 }
 
-bool run(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype, const std::string& device,
-         const std::string& input, const std::string& out) {
-  static MpiSession session;
+// One file, split between the ranks.
+void run_job(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype, const FileJob& job,
+             const std::function<void(const FileJob&)>& one_process) {
   MPI_Comm comm = MPI_COMM_WORLD;
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-
-  // Usage: the same arguments on every rank, so the same verdict.
-  if (!Device(device).is_cpu()) throw RuntimeError("under mpirun, smx computes on the CPU only (--device cpu)");
-  if (input == "-" || out.empty()) {
-    throw RuntimeError("under mpirun, smx needs INPUT to be a .npy file and -o OUT.npy (the ranks split the file's "
-                       "dim 0 and write one output file together)");
-  }
+  const std::string& input = job.input;
+  const std::string& out = job.output;
 
   std::unique_ptr<io::NpyFile> file;
   std::int64_t d = 0;
@@ -131,7 +126,12 @@ bool run(const std::string& op, std::optional<std::int64_t> dim, std::optional<D
     d = dim ? *dim : implicit_softmax_dim(ndim);
     if (d < 0) d += ndim;
   });
-  if (whole_on_rank0) return rank != 0;  // rank 0 goes on as one process; the others are done
+  if (whole_on_rank0) {  // rank 0 runs it as one process; the others wait for its verdict
+    agreed(comm, "computing", [&] {
+      if (rank == 0) one_process(job);
+    });
+    return;
+  }
 
   // This rank's rows of dim 0, read from its own byte range only.
   const io::NpyInfo& info = file->info();
@@ -203,16 +203,31 @@ bool run(const std::string& op, std::optional<std::int64_t> dim, std::optional<D
   agreed(comm, "renaming the output into place", [&] {
     if (rank == 0) target->commit();
   });
-  return true;
+}
+
+void run(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype, const std::string& device,
+         const std::vector<FileJob>& jobs, const std::function<void(const FileJob&)>& one_process) {
+  static MpiSession session;
+  // Usage: the same arguments on every rank, so the same verdict.
+  if (!Device(device).is_cpu()) throw RuntimeError("under mpirun, smx computes on the CPU only (--device cpu)");
+  for (const FileJob& job : jobs) {
+    if (job.input == "-" || job.output.empty()) {
+      throw RuntimeError("under mpirun, smx needs INPUT to be a .npy file and -o OUT.npy (the ranks split the "
+                         "file's dim 0 and write one output file together)");
+    }
+  }
+  for (const FileJob& job : jobs) run_job(op, dim, dtype, job, one_process);
 }
 
 }  // namespace
 
 bool mpi_forward(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
-                 const std::string& device, const std::string& input, const std::string& out) {
+                 const std::string& device, const std::vector<FileJob>& jobs,
+                 const std::function<void(const FileJob&)>& one_process) {
   if (launched_world_size() <= 0) return false;
   try {
-    return run(op, dim, dtype, device, input, out);
+    run(op, dim, dtype, device, jobs, one_process);
+    return true;
   } catch (const PeerFailed&) {
     throw;
   } catch (const Error&) {

@@ -7,7 +7,7 @@
 namespace smx::cli {
 
 bool mpi_forward(const std::string&, std::optional<std::int64_t>, std::optional<Dtype>, const std::string&,
-                 const std::string&, const std::string&) {
+                 const std::vector<FileJob>&, const std::function<void(const FileJob&)>&) {
   const int size = launched_world_size();
   if (size > 1) {
     throw RuntimeError("smx was not built with MPI, so it cannot split the work between the " + std::to_string(size) +
