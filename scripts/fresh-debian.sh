@@ -13,6 +13,8 @@ COMMAND's stdout and stderr pass through; its exit status is returned. Uncommitt
 not in the clone.
   --refresh   rebuild the cached root (kept as a tarball, so later runs start in seconds)
   --keep      leave the root on disk afterwards and say where it is
+  --share DIR make DIR visible, read-only, at /root/shared: beside the clone (/root/smx) as the
+              folder ../shared is beside a checkout (CI passes ../shared: the conformance vectors)
 Needs root (or sudo), the Debian package registry and ~5 GB free for `make test`.
 Environment: SMX_FRESH_CACHE  where the tarball is kept (default /var/cache/smx-fresh-debian)
              SMX_FRESH_TMP    where roots are unpacked (default /var/tmp)
@@ -20,12 +22,15 @@ Environment: SMX_FRESH_CACHE  where the tarball is kept (default /var/cache/smx-
 EOF
 }
 
-refresh=0 keep=0
+refresh=0 keep=0 share=""
 while (($#)); do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --refresh) refresh=1; shift ;;
     --keep) keep=1; shift ;;
+    --share)
+      [[ -d ${2:-} ]] || { echo "fresh-debian: --share needs a directory" >&2; exit 2; }
+      share=$(cd "$2" && pwd); shift 2 ;;
     --) shift; break ;;
     -*) echo "fresh-debian: unknown option '$1' (--help for usage)" >&2; exit 2 ;;
     *) break ;;
@@ -49,17 +54,22 @@ fi
 root() { "${as_root[@]}" "$@"; }
 
 # Runs bash -c SCRIPT [ARG...] chrooted in DIR as root with a clean environment. The root gets
-# /proc, /sys and /dev in a private mount namespace: they vanish when it ends, however it ends,
-# and nothing mounted there reaches the host.
+# /proc, /sys and /dev (and the --share folder at /root/shared) in a private mount namespace: they
+# vanish when it ends, however it ends, and nothing mounted there reaches the host.
 in_root() {
   local dir=$1; shift
   root cp /etc/resolv.conf "$dir/etc/resolv.conf"
   # shellcheck disable=SC2016  # expanded by the inner shell
-  root unshare --mount --propagation private /bin/sh -c '
+  root env SHARE="$share" unshare --mount --propagation private /bin/sh -c '
     set -e; r=$1; shift
     mount -t proc proc "$r/proc"
     mount -t sysfs -o ro sysfs "$r/sys"
     mount --rbind /dev "$r/dev"
+    if [ -n "$SHARE" ]; then
+      mkdir -p "$r/root/shared"
+      mount --bind "$SHARE" "$r/root/shared"
+      mount -o remount,bind,ro "$r/root/shared"
+    fi
     exec chroot "$r" /usr/bin/env -i HOME=/root USER=root LANG=C.UTF-8 TERM=dumb \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$@"' \
     in_root "$dir" "$@"
@@ -110,7 +120,7 @@ make_tarball() {
   # What the user adds by hand: git and make, nothing they recommend. The package lists go again,
   # as in Debian's container images, so every install we need must run its own apt-get update.
   if ! { root unshare --mount --propagation private debootstrap --variant=minbase bookworm "$building" "$mirror" &&
-         in_root "$building" 'export DEBIAN_FRONTEND=noninteractive
+         share= in_root "$building" 'export DEBIAN_FRONTEND=noninteractive
            apt-get update -q && apt-get install -y -q --no-install-recommends git make &&
            apt-get clean && rm -rf /var/lib/apt/lists/*'
        } 2>&1 | root tee "$building.log" >/dev/null; then
