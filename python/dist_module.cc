@@ -93,28 +93,25 @@ PYBIND11_MODULE(_smx_dist, m) {
   });
 
   m.def("forward",
-        [](const std::string& op, const py::object& x, std::int64_t dim, long long comm) {
+        [](smx::Op op, const py::object& x, std::int64_t dim, long long comm) {
           const Input in = borrow(x);
           smx::Tensor y;
           {
             py::gil_scoped_release release;
-            if (op == "softmax") y = smx::dist::softmax(in.tensor, dim, comm_of(comm));
-            else if (op == "log_softmax") y = smx::dist::log_softmax(in.tensor, dim, comm_of(comm));
-            else y = smx::dist::softmin(in.tensor, dim, comm_of(comm));
+            y = smx::dist::forward(op, in.tensor, dim, comm_of(comm));
           }
           return wrap(in, std::move(y));
         },
         py::arg("op"), py::arg("input"), py::arg("dim"), py::arg("comm"));
 
   m.def("backward",
-        [](const std::string& op, const py::object& grad, const py::object& output, std::int64_t dim, long long comm) {
+        [](smx::Op op, const py::object& grad, const py::object& output, std::int64_t dim, long long comm) {
           const Input g = borrow(grad);
           const Input y = borrow(output);
           smx::Tensor dx;
           {
             py::gil_scoped_release release;
-            dx = op == "softmax" ? smx::dist::softmax_backward(g.tensor, y.tensor, dim, comm_of(comm))
-                                 : smx::dist::log_softmax_backward(g.tensor, y.tensor, dim, comm_of(comm));
+            dx = smx::dist::backward(op, g.tensor, y.tensor, dim, comm_of(comm));
           }
           return wrap(g, std::move(dx));
         },

@@ -144,13 +144,8 @@ Borrowed from_dlpack(const py::object& obj) {
   }
   // CPU integers of any width are widened to int64 once.
   std::vector<std::int64_t> sizes(t.shape, t.shape + t.ndim);
-  std::vector<std::int64_t> strides;
-  if (t.strides) {
-    strides.assign(t.strides, t.strides + t.ndim);
-  } else {
-    strides.assign(static_cast<std::size_t>(t.ndim), 1);
-    for (int d = t.ndim - 2; d >= 0; --d) strides[d] = strides[d + 1] * std::max<std::int64_t>(sizes[d + 1], 1);
-  }
+  const std::vector<std::int64_t> strides =
+      t.strides ? std::vector<std::int64_t>(t.strides, t.strides + t.ndim) : smx::Size(sizes).contiguous_strides();
   b.tensor = integers_to_int64(t, sizes, strides);
   return b;
 }
@@ -243,34 +238,48 @@ PYBIND11_MODULE(_smx, m) {
       .def_property_readonly("device", [](const smx::Tensor& t) { return t.device().str(); })
       .def("__repr__", &smx::Tensor::repr);
 
+  // The op as a value (smx/op.h): Python passes smx._smx.Op members, never names.
+  py::enum_<smx::Op>(m, "Op")
+      .value("softmax", smx::Op::kSoftmax)
+      .value("log_softmax", smx::Op::kLogSoftmax)
+      .value("softmin", smx::Op::kSoftmin)
+      .value("softmax_backward", smx::Op::kSoftmaxBackward)
+      .value("log_softmax_backward", smx::Op::kLogSoftmaxBackward);
+
   m.def("forward",
-        [](const std::string& op, const py::object& x, std::optional<std::int64_t> dim,
-           std::optional<std::string> dtype) {
+        [](smx::Op op, const py::object& x, std::optional<std::int64_t> dim, std::optional<std::string> dtype) {
           const Borrowed in = borrow(x);
           const auto dt = parse(dtype);
+          // (the Python wrapper already warned about an implicit dim, with the caller's stack level)
           const std::int64_t d = dim ? *dim : smx::implicit_softmax_dim(in.tensor.dim());
           smx::Tensor y;
           {
             py::gil_scoped_release release;
-            if (op == "softmax") y = smx::softmax(in.tensor, d, dt);
-            else if (op == "log_softmax") y = smx::log_softmax(in.tensor, d, dt);
-            else if (op == "softmin") y = smx::softmin(in.tensor, d, dt);
-            else if (op == "softmax2d") y = smx::nn::Softmax2d()(dt ? in.tensor.to(*dt) : in.tensor);
-            else throw smx::ValueError("unknown op " + op);
+            y = smx::forward(op, in.tensor, d, dt);
           }
           return wrap(in, std::move(y));
         },
         py::arg("op"), py::arg("input"), py::arg("dim"), py::arg("dtype"));
+  m.def("softmax2d",
+        [](const py::object& x) {
+          const Borrowed in = borrow(x);
+          smx::Tensor y;
+          {
+            py::gil_scoped_release release;
+            y = smx::nn::Softmax2d()(in.tensor);
+          }
+          return wrap(in, std::move(y));
+        },
+        py::arg("input"));
 
   m.def("backward",
-        [](const std::string& op, const py::object& grad, const py::object& output, std::int64_t dim) {
+        [](smx::Op op, const py::object& grad, const py::object& output, std::int64_t dim) {
           const Borrowed g = borrow(grad);
           const Borrowed y = borrow(output);
           smx::Tensor dx;
           {
             py::gil_scoped_release release;
-            dx = op == "softmax" ? smx::softmax_backward(g.tensor, y.tensor, dim)
-                                 : smx::log_softmax_backward(g.tensor, y.tensor, dim);
+            dx = smx::backward(op, g.tensor, y.tensor, dim);
           }
           return wrap(g, std::move(dx));
         },
@@ -285,7 +294,7 @@ PYBIND11_MODULE(_smx, m) {
     return o;
   };
   m.def("masked",
-        [masked_options](const std::string& op, const py::object& x, const py::object& mask, std::int64_t dim,
+        [masked_options](smx::Op op, const py::object& x, const py::object& mask, std::int64_t dim,
                          std::optional<double> scale, bool causal, const std::string& fully_masked) {
           const Borrowed in = borrow(x);
           std::optional<Borrowed> mk;
@@ -295,8 +304,8 @@ PYBIND11_MODULE(_smx, m) {
           smx::Tensor y;
           {
             py::gil_scoped_release release;
-            y = op == "log_softmax" ? smx::masked_log_softmax(in.tensor, mt, dim, o)
-                                    : smx::masked_softmax(in.tensor, mt, dim, o);
+            y = op == smx::Op::kLogSoftmax ? smx::masked_log_softmax(in.tensor, mt, dim, o)
+                                           : smx::masked_softmax(in.tensor, mt, dim, o);
           }
           return wrap(in, std::move(y));
         },
@@ -322,33 +331,25 @@ PYBIND11_MODULE(_smx, m) {
         py::arg("causal"), py::arg("fully_masked"));
   // Dim lists (smx/softmax_dims.h): smx.softmax(x, dim=(1, 2)) and the other ops.
   m.def("forward_dims",
-        [](const std::string& op, const py::object& x, const std::vector<std::int64_t>& dims,
-           std::optional<std::string> dtype) {
+        [](smx::Op op, const py::object& x, const std::vector<std::int64_t>& dims, std::optional<std::string> dtype) {
           const Borrowed in = borrow(x);
           const auto dt = parse(dtype);
           smx::Tensor y;
           {
             py::gil_scoped_release release;
-            const smx::DimList list(dims);
-            if (op == "softmax") y = smx::softmax(in.tensor, list, dt);
-            else if (op == "log_softmax") y = smx::log_softmax(in.tensor, list, dt);
-            else if (op == "softmin") y = smx::softmin(in.tensor, list, dt);
-            else throw smx::ValueError("unknown op " + op);
+            y = smx::forward(op, in.tensor, smx::DimList(dims), dt);
           }
           return wrap(in, std::move(y));
         },
         py::arg("op"), py::arg("input"), py::arg("dims"), py::arg("dtype"));
   m.def("backward_dims",
-        [](const std::string& op, const py::object& grad, const py::object& output,
-           const std::vector<std::int64_t>& dims) {
+        [](smx::Op op, const py::object& grad, const py::object& output, const std::vector<std::int64_t>& dims) {
           const Borrowed g = borrow(grad);
           const Borrowed y = borrow(output);
           smx::Tensor dx;
           {
             py::gil_scoped_release release;
-            const smx::DimList list(dims);
-            dx = op == "softmax" ? smx::softmax_backward(g.tensor, y.tensor, list)
-                                 : smx::log_softmax_backward(g.tensor, y.tensor, list);
+            dx = smx::backward(op, g.tensor, y.tensor, smx::DimList(dims));
           }
           return wrap(g, std::move(dx));
         },

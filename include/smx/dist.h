@@ -27,9 +27,14 @@
 
 #include <cstdint>
 
+#include "smx/op.h"
 #include "smx/tensor.h"
 
 namespace smx::dist {
+
+// The op as a value (smx/op.h): a forward op (softmax, log_softmax, softmin) or a backward one.
+Tensor forward(Op op, const Tensor& x_local, std::int64_t dim, MPI_Comm comm);
+Tensor backward(Op op, const Tensor& grad_local, const Tensor& output_local, std::int64_t dim, MPI_Comm comm);
 
 Tensor softmax(const Tensor& x_local, std::int64_t dim, MPI_Comm comm);
 Tensor log_softmax(const Tensor& x_local, std::int64_t dim, MPI_Comm comm);

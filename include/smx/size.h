@@ -25,6 +25,8 @@ class Size {
 
   // Product of the dims (1 for a 0-d shape).
   std::int64_t numel() const;
+  // The strides (in elements) of a contiguous, row-major tensor of this shape.
+  std::vector<std::int64_t> contiguous_strides() const;
   // "torch.Size([3, 2])"
   std::string str() const;
 

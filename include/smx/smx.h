@@ -9,6 +9,7 @@
 #include "smx/masked_softmax.h"
 #include "smx/memory.h"
 #include "smx/nn.h"
+#include "smx/op.h"
 #include "smx/simd.h"
 #include "smx/size.h"
 #include "smx/softmax.h"

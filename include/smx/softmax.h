@@ -12,9 +12,20 @@
 #include <cstdint>
 #include <optional>
 
+#include "smx/op.h"
 #include "smx/tensor.h"
 
 namespace smx {
+
+// The op as a value (smx/op.h): forward(Op::kLogSoftmax, x, dim) is log_softmax(x, dim), and so
+// on; `op` must be a forward op (softmax, log_softmax, softmin), else smx::ValueError.
+Tensor forward(Op op, const Tensor& x, std::optional<std::int64_t> dim = std::nullopt,
+               std::optional<Dtype> dtype = std::nullopt);
+void forward_out(Op op, Tensor& out, const Tensor& x, std::int64_t dim);
+// backward(Op::kSoftmaxBackward, g, y, dim) is softmax_backward(g, y, dim); `op` must be a
+// backward op.
+Tensor backward(Op op, const Tensor& grad_output, const Tensor& output, std::int64_t dim);
+void backward_out(Op op, Tensor& grad_input, const Tensor& grad_output, const Tensor& output, std::int64_t dim);
 
 Tensor softmax(const Tensor& x, std::optional<std::int64_t> dim = std::nullopt,
                std::optional<Dtype> dtype = std::nullopt);
@@ -43,6 +54,9 @@ void log_softmax_backward_out(Tensor& grad_input, const Tensor& grad_output, con
 
 // The dim PyTorch picks when none is given (no warning printed).
 std::int64_t implicit_softmax_dim(std::int64_t ndim);
+// The same, printing PyTorch's deprecation warning for `op` on stderr the first time (what
+// softmax(x) with no dim does).
+std::int64_t implicit_softmax_dim_warned(Op op, std::int64_t ndim);
 
 }  // namespace smx
 

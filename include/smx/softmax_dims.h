@@ -29,11 +29,19 @@
 #include <vector>
 
 #include "smx/dtype.h"
+#include "smx/op.h"
 #include "smx/tensor.h"
 
 namespace smx {
 
 using DimList = std::span<const std::int64_t>;
+
+// The op as a value over a list of dims (see smx/softmax.h's forward and backward).
+Tensor forward(Op op, const Tensor& x, DimList dims, std::optional<Dtype> dtype = std::nullopt);
+Tensor forward(Op op, const Tensor& x, std::initializer_list<std::int64_t> dims,
+               std::optional<Dtype> dtype = std::nullopt);
+Tensor backward(Op op, const Tensor& grad_output, const Tensor& output, DimList dims);
+Tensor backward(Op op, const Tensor& grad_output, const Tensor& output, std::initializer_list<std::int64_t> dims);
 
 // The braced-list overloads make softmax(x, {1, 2}) (and {1}) pick the list form, while
 // softmax(x, 1) and softmax(x) keep the single-dim form: a braced list converts to

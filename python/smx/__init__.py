@@ -12,6 +12,7 @@ import warnings
 import numpy as _np
 
 from . import _smx
+from ._smx import Op as _Op
 from ._smx import (Tensor, cache_stats, empty_cache, get_cache_limit, get_num_threads, set_cache_limit,
                    set_num_threads, simd_target)
 
@@ -53,27 +54,27 @@ def _softmax(input, dim=None, dtype=None, *, _stacklevel=2):
     softmax over their flattened group (scipy.special.softmax(x, axis=(1, 2)))."""
     dims = _dim_list(dim)
     if dims is not None:
-        return _smx.forward_dims("softmax", input, dims, _dtype_name(dtype))
+        return _smx.forward_dims(_Op.softmax, input, dims, _dtype_name(dtype))
     _warn_implicit("softmax", dim, _stacklevel)
-    return _smx.forward("softmax", input, dim, _dtype_name(dtype))
+    return _smx.forward(_Op.softmax, input, dim, _dtype_name(dtype))
 
 
 def _log_softmax(input, dim=None, dtype=None, *, _stacklevel=2):
     """log_softmax(x, dim) = x - log(sum(exp(x), dim)), as torch.log_softmax (dim: int or tuple)."""
     dims = _dim_list(dim)
     if dims is not None:
-        return _smx.forward_dims("log_softmax", input, dims, _dtype_name(dtype))
+        return _smx.forward_dims(_Op.log_softmax, input, dims, _dtype_name(dtype))
     _warn_implicit("log_softmax", dim, _stacklevel)
-    return _smx.forward("log_softmax", input, dim, _dtype_name(dtype))
+    return _smx.forward(_Op.log_softmax, input, dim, _dtype_name(dtype))
 
 
 def _softmin(input, dim=None, dtype=None, *, _stacklevel=2):
     """softmin(x, dim) = softmax(-x, dim), as torch.nn.functional.softmin (dim: int or tuple)."""
     dims = _dim_list(dim)
     if dims is not None:
-        return _smx.forward_dims("softmin", input, dims, _dtype_name(dtype))
+        return _smx.forward_dims(_Op.softmin, input, dims, _dtype_name(dtype))
     _warn_implicit("softmin", dim, _stacklevel)
-    return _smx.forward("softmin", input, dim, _dtype_name(dtype))
+    return _smx.forward(_Op.softmin, input, dim, _dtype_name(dtype))
 
 
 # smx.softmax, log_softmax and softmin are C functions (python/fast_forward.cc) that compute a
@@ -89,16 +90,16 @@ def softmax_backward(grad_output, output, dim):
     (dim: int or tuple of dims)."""
     dims = _dim_list(dim)
     if dims is not None:
-        return _smx.backward_dims("softmax", grad_output, output, dims)
-    return _smx.backward("softmax", grad_output, output, dim)
+        return _smx.backward_dims(_Op.softmax_backward, grad_output, output, dims)
+    return _smx.backward(_Op.softmax_backward, grad_output, output, dim)
 
 
 def log_softmax_backward(grad_output, output, dim):
     """dL/dx = g - exp(y) * sum(g, dim) for y = log_softmax(x, dim) (dim: int or tuple of dims)."""
     dims = _dim_list(dim)
     if dims is not None:
-        return _smx.backward_dims("log_softmax", grad_output, output, dims)
-    return _smx.backward("log_softmax", grad_output, output, dim)
+        return _smx.backward_dims(_Op.log_softmax_backward, grad_output, output, dims)
+    return _smx.backward(_Op.log_softmax_backward, grad_output, output, dim)
 
 
 from . import nn  # noqa: E402  (nn uses the functions above)

@@ -16,6 +16,8 @@ function raises RuntimeError saying so. Run under mpirun, e.g.::
 
     mpirun -n 4 python3 -c 'import smx.dist, numpy as np; ...'
 """
+from ._smx import Op as _Op
+
 try:
     from . import _smx_dist
 except ImportError:  # smx built without MPI
@@ -49,28 +51,28 @@ def _handle(comm):
 def softmax(x_local, dim, comm=None):
     """softmax over ``dim``, which is sharded across the ranks of ``comm``; returns this rank's slice."""
     core = _core()
-    return core.forward("softmax", x_local, dim, _handle(comm))
+    return core.forward(_Op.softmax, x_local, dim, _handle(comm))
 
 
 def log_softmax(x_local, dim, comm=None):
     """log_softmax over the sharded ``dim``; returns this rank's slice."""
     core = _core()
-    return core.forward("log_softmax", x_local, dim, _handle(comm))
+    return core.forward(_Op.log_softmax, x_local, dim, _handle(comm))
 
 
 def softmin(x_local, dim, comm=None):
     """softmin (softmax of -x) over the sharded ``dim``; returns this rank's slice."""
     core = _core()
-    return core.forward("softmin", x_local, dim, _handle(comm))
+    return core.forward(_Op.softmin, x_local, dim, _handle(comm))
 
 
 def softmax_backward(grad_local, output_local, dim, comm=None):
     """dL/dx = y * (g - sum(g * y, dim)) with the sum over every rank's slice."""
     core = _core()
-    return core.backward("softmax", grad_local, output_local, dim, _handle(comm))
+    return core.backward(_Op.softmax_backward, grad_local, output_local, dim, _handle(comm))
 
 
 def log_softmax_backward(grad_local, output_local, dim, comm=None):
     """dL/dx = g - exp(y) * sum(g, dim) with the sum over every rank's slice."""
     core = _core()
-    return core.backward("log_softmax", grad_local, output_local, dim, _handle(comm))
+    return core.backward(_Op.log_softmax_backward, grad_local, output_local, dim, _handle(comm))

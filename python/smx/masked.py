@@ -29,13 +29,13 @@ def _check_options(causal, fully_masked):
 def masked_softmax(input, mask=None, dim=-1, *, scale=None, causal=False, fully_masked="zero"):
     """softmax(scale * input) along dim over the elements `mask` keeps; masked elements give 0."""
     _check_options(causal, fully_masked)
-    return _smx.masked("softmax", input, _bool_mask(mask), dim, scale, causal, fully_masked)
+    return _smx.masked(_smx.Op.softmax, input, _bool_mask(mask), dim, scale, causal, fully_masked)
 
 
 def masked_log_softmax(input, mask=None, dim=-1, *, scale=None, causal=False, fully_masked="zero"):
     """log_softmax(scale * input) along dim over the elements `mask` keeps; masked elements give -inf."""
     _check_options(causal, fully_masked)
-    return _smx.masked("log_softmax", input, _bool_mask(mask), dim, scale, causal, fully_masked)
+    return _smx.masked(_smx.Op.log_softmax, input, _bool_mask(mask), dim, scale, causal, fully_masked)
 
 
 def masked_softmax_backward(grad_output, output, mask=None, dim=-1, *, scale=None, causal=False,

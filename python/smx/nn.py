@@ -48,7 +48,7 @@ class Softmax2d:
         return self.forward(input)
 
     def forward(self, input):
-        return _smx.forward("softmax2d", input, -3, None)
+        return _smx.softmax2d(input)
 
     def __repr__(self):
         return "Softmax2d()"

@@ -31,7 +31,7 @@ void check_device(int device);
 
 // The forward op on a plan with operands (x, y) and the backward op on (grad, output, dx);
 // `base[o]` is operand o's element [0, 0, ...]. numel() > 0.
-void forward(SoftmaxKind kind, Dtype dtype, const SlabPlan& plan, void* const base[2], int device);
-void backward(BackwardKind kind, Dtype dtype, const SlabPlan& plan, void* const base[3], int device);
+void forward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[2], int device);
+void backward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[3], int device);
 
 }  // namespace smx::detail::cuda

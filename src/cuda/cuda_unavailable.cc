@@ -30,8 +30,8 @@ void check_device(int) { not_built(); }
 std::shared_ptr<Storage> allocate(std::size_t, int) { not_built(); }
 void copy_to_device(void*, const void*, std::size_t, int) { not_built(); }
 void copy_to_host(void*, const void*, std::size_t, int) { not_built(); }
-void forward(SoftmaxKind, Dtype, const SlabPlan&, void* const*, int) { not_built(); }
-void backward(BackwardKind, Dtype, const SlabPlan&, void* const*, int) { not_built(); }
+void forward(Op, Dtype, const SlabPlan&, void* const*, int) { not_built(); }
+void backward(Op, Dtype, const SlabPlan&, void* const*, int) { not_built(); }
 }  // namespace detail::cuda
 
 }  // namespace smx

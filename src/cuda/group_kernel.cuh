@@ -135,7 +135,7 @@ __device__ __forceinline__ float shuffle_xor(float s, int offset) { return __shf
 __device__ __forceinline__ double shuffle_xor(double s, int offset) { return __shfl_xor_sync(0xffffffffu, s, offset); }
 
 // The ops see a unit of V elements of each input as v[input * V + element].
-template <typename T, int kKind>  // kKind: 0 softmax, 1 log_softmax, 2 softmin (SoftmaxKind order)
+template <typename T, int kKind>  // kKind: 0 softmax, 1 log_softmax, 2 softmin (Op order)
 struct ForwardOp {
   using Acc = typename AccOf<T>::type;
   using Stat = MaxSum<Acc>;
@@ -243,7 +243,7 @@ struct ForwardOp {
 };
 
 // ---- backward: dx from grad (g) and output (y) ----------------------------------------------------
-template <typename T, int kKind>  // kKind: 0 softmax, 1 log_softmax (BackwardKind order)
+template <typename T, int kKind>  // kKind: 0 softmax, 1 log_softmax (Op order)
 struct BackwardOp {
   using Acc = typename AccOf<T>::type;
   using Stat = Acc;

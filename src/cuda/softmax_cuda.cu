@@ -171,23 +171,24 @@ void run(const Problem& p, int device) {
 }
 
 template <typename T>
-void forward_typed(SoftmaxKind kind, const Problem& p, int device) {
+void forward_typed(Op kind, const Problem& p, int device) {
   switch (kind) {
-    case SoftmaxKind::kSoftmax: return run<ForwardOp<T, 0>>(p, device);
-    case SoftmaxKind::kLogSoftmax: return run<ForwardOp<T, 1>>(p, device);
-    case SoftmaxKind::kSoftmin: return run<ForwardOp<T, 2>>(p, device);
+    case Op::kSoftmax: return run<ForwardOp<T, 0>>(p, device);
+    case Op::kLogSoftmax: return run<ForwardOp<T, 1>>(p, device);
+    case Op::kSoftmin: return run<ForwardOp<T, 2>>(p, device);
+    default: throw RuntimeError("smx CUDA: not a forward op");
   }
 }
 
 template <typename T>
-void backward_typed(BackwardKind kind, const Problem& p, int device) {
-  if (kind == BackwardKind::kSoftmax) return run<BackwardOp<T, 0>>(p, device);
+void backward_typed(Op kind, const Problem& p, int device) {
+  if (kind == Op::kSoftmaxBackward) return run<BackwardOp<T, 0>>(p, device);
   return run<BackwardOp<T, 1>>(p, device);
 }
 
 }  // namespace
 
-void forward(SoftmaxKind kind, Dtype dtype, const SlabPlan& plan, void* const base[2], int device) {
+void forward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[2], int device) {
   const DeviceGuard guard(device);
   const Problem p = make_problem(plan, base, 2);
   switch (dtype) {
@@ -199,7 +200,7 @@ void forward(SoftmaxKind kind, Dtype dtype, const SlabPlan& plan, void* const ba
   }
 }
 
-void backward(BackwardKind kind, Dtype dtype, const SlabPlan& plan, void* const base[3], int device) {
+void backward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[3], int device) {
   const DeviceGuard guard(device);
   const Problem p = make_problem(plan, base, 3);
   switch (dtype) {

@@ -34,14 +34,10 @@ namespace smx::dist {
 
 namespace {
 
-using smx::detail::BackwardKind;
+using smx::Op;
 using smx::detail::kFusedRowMax;
 using smx::detail::RowStats;
 using smx::detail::SimdDtypeKernels;
-using smx::detail::SoftmaxKind;
-
-// The op ids in the header: ranks calling different ops fail instead of mixing collectives.
-enum Op : std::int64_t { kOpSoftmax = 1, kOpLogSoftmax, kOpSoftmin, kOpSoftmaxBackward, kOpLogSoftmaxBackward };
 
 using smx::detail::kMinElementsPerThread;
 
@@ -121,9 +117,9 @@ std::vector<double> allgather(const std::vector<double>& mine, std::int64_t grou
   return all;
 }
 
-Tensor forward(SoftmaxKind kind, Op op, const char* name, const Tensor& x, std::int64_t dim, MPI_Comm comm) {
-  detail::check_mpi_ready(name, comm);
-  const detail::ShardLayout layout = detail::exchange_headers(name, detail::describe_shard(op, x, nullptr, dim), comm);
+Tensor forward_impl(Op kind, const Tensor& x, std::int64_t dim, MPI_Comm comm) {
+  detail::check_mpi_ready(kind, comm);
+  const detail::ShardLayout layout = detail::exchange_headers(kind, detail::describe_shard(kind, x, nullptr, dim), comm);
   // Decided from gathered values only, so every rank skips the statistics exchange together.
   if (layout.groups == 0 || layout.n_total == 0) return empty(x.sizes(), x.dtype(), x.device());
 
@@ -175,11 +171,11 @@ Tensor forward(SoftmaxKind kind, Op op, const char* name, const Tensor& x, std::
   return from_rows(out, layout.dim, x.device());
 }
 
-Tensor backward(BackwardKind kind, Op op, const char* name, const Tensor& grad, const Tensor& output,
+Tensor backward_impl(Op kind, const Tensor& grad, const Tensor& output,
                 std::int64_t dim, MPI_Comm comm) {
-  detail::check_mpi_ready(name, comm);
+  detail::check_mpi_ready(kind, comm);
   const detail::ShardLayout layout =
-      detail::exchange_headers(name, detail::describe_shard(op, grad, &output, dim), comm);
+      detail::exchange_headers(kind, detail::describe_shard(kind, grad, &output, dim), comm);
   if (layout.groups == 0 || layout.n_total == 0) return empty(grad.sizes(), grad.dtype(), grad.device());
 
   const Tensor g_rows = as_rows(grad, layout.dim);
@@ -224,22 +220,31 @@ Tensor backward(BackwardKind kind, Op op, const char* name, const Tensor& grad, 
 
 }  // namespace
 
+Tensor forward(Op op, const Tensor& x_local, std::int64_t dim, MPI_Comm comm) {
+  if (is_backward(op)) throw ValueError(std::string("smx.dist.forward: ") + op_name(op) + " is a backward op");
+  return forward_impl(op, x_local, dim, comm);
+}
+Tensor backward(Op op, const Tensor& grad_local, const Tensor& output_local, std::int64_t dim, MPI_Comm comm) {
+  if (!is_backward(op)) throw ValueError(std::string("smx.dist.backward: ") + op_name(op) + " is not a backward op");
+  return backward_impl(op, grad_local, output_local, dim, comm);
+}
+
 Tensor softmax(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) {
-  return forward(SoftmaxKind::kSoftmax, kOpSoftmax, "softmax", x_local, dim, comm);
+  return forward_impl(Op::kSoftmax, x_local, dim, comm);
 }
 Tensor log_softmax(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) {
-  return forward(SoftmaxKind::kLogSoftmax, kOpLogSoftmax, "log_softmax", x_local, dim, comm);
+  return forward_impl(Op::kLogSoftmax, x_local, dim, comm);
 }
 Tensor softmin(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) {
-  return forward(SoftmaxKind::kSoftmin, kOpSoftmin, "softmin", x_local, dim, comm);
+  return forward_impl(Op::kSoftmin, x_local, dim, comm);
 }
 Tensor softmax_backward(const Tensor& grad_local, const Tensor& output_local, std::int64_t dim, MPI_Comm comm) {
-  return backward(BackwardKind::kSoftmax, kOpSoftmaxBackward, "softmax_backward", grad_local, output_local, dim,
+  return backward_impl(Op::kSoftmaxBackward, grad_local, output_local, dim,
                   comm);
 }
 Tensor log_softmax_backward(const Tensor& grad_local, const Tensor& output_local, std::int64_t dim,
                             MPI_Comm comm) {
-  return backward(BackwardKind::kLogSoftmax, kOpLogSoftmaxBackward, "log_softmax_backward", grad_local,
+  return backward_impl(Op::kLogSoftmaxBackward, grad_local,
                   output_local, dim, comm);
 }
 

@@ -23,9 +23,9 @@ std::string rank_prefix(const char* op_name, int rank) {
 
 }  // namespace
 
-ShardHeader describe_shard(std::int64_t op, const Tensor& x, const Tensor* other, std::int64_t dim) {
+ShardHeader describe_shard(Op op, const Tensor& x, const Tensor* other, std::int64_t dim) {
   ShardHeader h{};
-  h.op = op;
+  h.op = static_cast<std::int64_t>(op) + 1;
   h.dim = dim;
   if (!x.defined() || (other != nullptr && !other->defined())) {
     h.status = static_cast<std::int64_t>(LocalStatus::kUndefined);
@@ -71,7 +71,8 @@ void check_mpi(int rc, const char* call) {
   throw RuntimeError(std::string("smx.dist: ") + call + " failed: " + std::string(text, static_cast<std::size_t>(len)));
 }
 
-void check_mpi_ready(const char* op_name, MPI_Comm comm) {
+void check_mpi_ready(Op op, MPI_Comm comm) {
+  const char* op_name = smx::op_name(op);
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
@@ -82,7 +83,8 @@ void check_mpi_ready(const char* op_name, MPI_Comm comm) {
   if (comm == MPI_COMM_NULL) throw RuntimeError(std::string("smx.dist.") + op_name + ": comm is MPI_COMM_NULL");
 }
 
-ShardLayout exchange_headers(const char* op_name, const ShardHeader& mine, MPI_Comm comm) {
+ShardLayout exchange_headers(Op op, const ShardHeader& mine, MPI_Comm comm) {
+  const char* op_name = smx::op_name(op);
   ShardLayout layout;
   check_mpi(MPI_Comm_rank(comm, &layout.rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(comm, &layout.size), "MPI_Comm_size");

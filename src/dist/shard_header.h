@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "smx/op.h"
 #include "smx/tensor.h"
 
 namespace smx::dist::detail {
@@ -27,7 +28,7 @@ enum class LocalStatus : std::int64_t {
 
 // Eight int64 words (64 bytes): the layout is the wire format.
 struct ShardHeader {
-  std::int64_t op;          // which op this rank called (ranks calling different ops fail)
+  std::int64_t op;          // 1 + the smx::Op this rank called (ranks calling different ops fail)
   std::int64_t status;      // LocalStatus
   std::int64_t ndim;
   std::int64_t dim;         // as passed (unwrapped), for messages
@@ -39,7 +40,7 @@ struct ShardHeader {
 static_assert(sizeof(ShardHeader) == 64);
 
 // The header for `x` (and, for backward, `other` must match it locally).
-ShardHeader describe_shard(std::int64_t op, const Tensor& x, const Tensor* other, std::int64_t dim);
+ShardHeader describe_shard(Op op, const Tensor& x, const Tensor* other, std::int64_t dim);
 
 // What every rank agrees on after the exchange.
 struct ShardLayout {
@@ -53,11 +54,11 @@ struct ShardLayout {
 
 // One MPI_Allgather of the headers, then the same checks on every rank; throws on every rank
 // (smx::IndexError or smx::RuntimeError naming the first bad rank) if any rank's header is bad.
-ShardLayout exchange_headers(const char* op_name, const ShardHeader& mine, MPI_Comm comm);
+ShardLayout exchange_headers(Op op, const ShardHeader& mine, MPI_Comm comm);
 
 // Throws smx::RuntimeError if MPI is not initialised (or already finalised) or comm is null:
 // before any collective, the same on every rank of a correct program.
-void check_mpi_ready(const char* op_name, MPI_Comm comm);
+void check_mpi_ready(Op op, MPI_Comm comm);
 
 // Throws smx::RuntimeError naming the MPI call when rc is not MPI_SUCCESS (communicators with
 // MPI_ERRORS_RETURN; the default handler aborts the job first).

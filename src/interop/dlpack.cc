@@ -72,16 +72,9 @@ Tensor from_dlpack(DLManagedTensor* managed) {
                        std::to_string(t.dtype.bits) + " bits, " + std::to_string(t.dtype.lanes) + " lanes)");
   }
   std::vector<std::int64_t> sizes(t.shape, t.shape + t.ndim);
-  std::vector<std::int64_t> strides;
-  if (t.strides != nullptr) {
-    strides.assign(t.strides, t.strides + t.ndim);
-  } else {  // NULL strides mean C order
-    strides.assign(static_cast<std::size_t>(t.ndim), 1);
-    for (int d = t.ndim - 2; d >= 0; --d) {
-      strides[static_cast<std::size_t>(d)] =
-          strides[static_cast<std::size_t>(d) + 1] * std::max<std::int64_t>(sizes[static_cast<std::size_t>(d) + 1], 1);
-    }
-  }
+  // NULL strides mean C order.
+  std::vector<std::int64_t> strides =
+      t.strides != nullptr ? std::vector<std::int64_t>(t.strides, t.strides + t.ndim) : Size(sizes).contiguous_strides();
   std::int64_t extent = 1;  // elements spanned
   for (std::size_t d = 0; d < sizes.size(); ++d) {
     if (sizes[d] < 0) throw RuntimeError("from_dlpack: negative size");

@@ -122,7 +122,7 @@ Tensor load_npy(const std::string& path) {
   file.advise(0, info.count, POSIX_FADV_SEQUENTIAL);
   const std::vector<std::int64_t> shape = file_order_shape(info);
   Tensor t(uninitialised_storage(static_cast<std::size_t>(info.count) * element_size(info.dtype)), Size(shape),
-           detail::contiguous_strides(shape), 0, info.dtype);
+           Size(shape).contiguous_strides(), 0, info.dtype);
   file.read(0, info.count, t.data_ptr());
   return logical_view(t, info);
 }
@@ -141,7 +141,7 @@ Tensor map_npy(const std::string& path) {
   storage->data = std::shared_ptr<void>(p, [bytes](void* q) { ::munmap(q, bytes); });
   storage->nbytes = bytes;
   const std::vector<std::int64_t> shape = file_order_shape(info);
-  const Tensor t(storage, Size(shape), detail::contiguous_strides(shape),
+  const Tensor t(storage, Size(shape), Size(shape).contiguous_strides(),
                  static_cast<std::int64_t>(info.data_offset / f.size), info.dtype);
   return logical_view(t, info);
 }

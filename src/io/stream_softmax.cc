@@ -16,7 +16,6 @@ namespace smx::io {
 
 namespace {
 
-using detail::SoftmaxKind;
 
 // Lane blocks narrower than the whole slice are cut to multiples of this (whole vectors for
 // every target; any cut gives the same bits, this one keeps the kernels on full vectors).
@@ -30,7 +29,7 @@ std::int64_t prod(const std::vector<std::int64_t>& s, std::size_t from, std::siz
 
 class Streamer {
  public:
-  Streamer(SoftmaxKind kind, const NpyFile& in, Dtype dtype, AtomicFile& out, std::uint64_t out_base)
+  Streamer(Op kind, const NpyFile& in, Dtype dtype, AtomicFile& out, std::uint64_t out_base)
       : kind_(kind),
         in_(in),
         file_dtype_(in.info().dtype),
@@ -88,14 +87,10 @@ class Streamer {
   void op(const void* x, void* y, const Size& shape, std::int64_t dim) const {
     const Tensor xt = from_blob(const_cast<void*>(x), shape, dtype_);
     Tensor yt = from_blob(y, shape, dtype_);
-    switch (kind_) {
-      case SoftmaxKind::kSoftmax: softmax_out(yt, xt, dim); break;
-      case SoftmaxKind::kLogSoftmax: log_softmax_out(yt, xt, dim); break;
-      case SoftmaxKind::kSoftmin: softmin_out(yt, xt, dim); break;
-    }
+    forward_out(kind_, yt, xt, dim);
   }
 
-  SoftmaxKind kind() const { return kind_; }
+  Op kind() const { return kind_; }
   Dtype dtype() const { return dtype_; }
 
  private:
@@ -112,7 +107,7 @@ class Streamer {
     return reinterpret_cast<const char*>(out);
   }
 
-  SoftmaxKind kind_;
+  Op kind_;
   const NpyFile& in_;
   Dtype file_dtype_, dtype_, stored_;
   AtomicFile& out_;
@@ -217,7 +212,7 @@ std::size_t stream_block_bytes() {
   return kDefaultStreamBlockBytes;
 }
 
-void stream_softmax_file(SoftmaxKind kind, const NpyFile& input, std::int64_t dim, Dtype dtype,
+void stream_softmax_file(Op kind, const NpyFile& input, std::int64_t dim, Dtype dtype,
                          const std::string& output, std::size_t block_bytes) {
   const NpyInfo& info = input.info();
   const std::vector<std::int64_t>& shape = info.shape;

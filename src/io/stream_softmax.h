@@ -33,7 +33,7 @@ std::size_t stream_block_bytes();
 
 // `dim` must be wrapped, `dtype` floating (the op's dtype: the input's, or the cast's), the
 // input non-empty; the caller has checked the arguments the way the op does.
-void stream_softmax_file(detail::SoftmaxKind kind, const NpyFile& input, std::int64_t dim, Dtype dtype,
+void stream_softmax_file(Op kind, const NpyFile& input, std::int64_t dim, Dtype dtype,
                          const std::string& output, std::size_t block_bytes);
 
 }  // namespace smx::io

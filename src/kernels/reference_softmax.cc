@@ -33,9 +33,9 @@ void store<double>(double* p, double v) {
 }
 
 template <typename T>
-void forward(SoftmaxKind kind, const ForwardSlab& s) {
+void forward(Op kind, const ForwardSlab& s) {
   // Softmin is softmax(-x): negate on load instead of making a negated copy.
-  const double sign = kind == SoftmaxKind::kSoftmin ? -1.0 : 1.0;
+  const double sign = kind == Op::kSoftmin ? -1.0 : 1.0;
   for (std::int64_t lane = 0; lane < s.lanes; ++lane) {
     const T* x = static_cast<const T*>(s.x.data) + lane * s.x.lane_stride;
     T* y = static_cast<T*>(s.y.data) + lane * s.y.lane_stride;
@@ -53,7 +53,7 @@ void forward(SoftmaxKind kind, const ForwardSlab& s) {
     double sum = 0.0;
     for (std::int64_t i = 0; i < s.n; ++i) sum += std::exp(xi(i) - max);
     // Pass 3: write. Each x[i] is read before y[i] is written, so y may alias x.
-    if (kind == SoftmaxKind::kLogSoftmax) {
+    if (kind == Op::kLogSoftmax) {
       const double log_sum = std::log(sum);
       for (std::int64_t i = 0; i < s.n; ++i) store(y + i * s.y.n_stride, (xi(i) - max) - log_sum);
     } else {
@@ -63,7 +63,7 @@ void forward(SoftmaxKind kind, const ForwardSlab& s) {
 }
 
 template <typename T>
-void backward(BackwardKind kind, const BackwardSlab& s) {
+void backward(Op kind, const BackwardSlab& s) {
   for (std::int64_t lane = 0; lane < s.lanes; ++lane) {
     const T* g = static_cast<const T*>(s.grad.data) + lane * s.grad.lane_stride;
     const T* y = static_cast<const T*>(s.output.data) + lane * s.output.lane_stride;
@@ -71,9 +71,9 @@ void backward(BackwardKind kind, const BackwardSlab& s) {
     auto gi = [&](std::int64_t i) { return load(g + i * s.grad.n_stride); };
     auto yi = [&](std::int64_t i) { return load(y + i * s.output.n_stride); };
     double acc = 0.0;  // softmax: sum(g * y); log_softmax: sum(g)
-    for (std::int64_t i = 0; i < s.n; ++i) acc += kind == BackwardKind::kSoftmax ? gi(i) * yi(i) : gi(i);
+    for (std::int64_t i = 0; i < s.n; ++i) acc += kind == Op::kSoftmaxBackward ? gi(i) * yi(i) : gi(i);
     for (std::int64_t i = 0; i < s.n; ++i) {
-      const double v = kind == BackwardKind::kSoftmax ? yi(i) * (gi(i) - acc)
+      const double v = kind == Op::kSoftmaxBackward ? yi(i) * (gi(i) - acc)
                                                       : gi(i) - std::exp(yi(i)) * acc;
       store(dx + i * s.dx.n_stride, v);
     }
@@ -88,14 +88,14 @@ void backward(BackwardKind kind, const BackwardSlab& s) {
 template <typename T>
 struct ReferenceKernels {
   using Max = std::conditional_t<std::is_same_v<T, double>, double, float>;
-  static double sign(SoftmaxKind kind) { return kind == SoftmaxKind::kSoftmin ? -1.0 : 1.0; }
+  static double sign(Op kind) { return kind == Op::kSoftmin ? -1.0 : 1.0; }
   static void* mut(const void* p) { return const_cast<void*>(p); }
 
-  static void rows_fused(SoftmaxKind kind, const void* x, std::int64_t x_stride, void* y, std::int64_t y_stride,
+  static void rows_fused(Op kind, const void* x, std::int64_t x_stride, void* y, std::int64_t y_stride,
                          std::int64_t rows, std::int64_t n, bool) {
     forward<T>(kind, ForwardSlab{{mut(x), 1, x_stride}, {y, 1, y_stride}, n, rows});
   }
-  static RowStats row_stats(SoftmaxKind kind, const void* xv, std::int64_t n) {
+  static RowStats row_stats(Op kind, const void* xv, std::int64_t n) {
     const T* x = static_cast<const T*>(xv);
     const double s = sign(kind);
     double max = -std::numeric_limits<double>::infinity();
@@ -109,54 +109,54 @@ struct ReferenceKernels {
     for (std::int64_t i = 0; i < n; ++i) sum += std::exp(s * load(x + i) - max);
     return {max, sum};
   }
-  static void row_write(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, RowStats stats, bool) {
+  static void row_write(Op kind, const void* xv, void* yv, std::int64_t n, RowStats stats, bool) {
     const T* x = static_cast<const T*>(xv);
     T* y = static_cast<T*>(yv);
     const double s = sign(kind);
     const double log_sum = std::log(stats.sum);
     for (std::int64_t i = 0; i < n; ++i) {
       const double v = s * load(x + i) - stats.max;
-      store(y + i, kind == SoftmaxKind::kLogSoftmax ? v - log_sum : std::exp(v) / stats.sum);
+      store(y + i, kind == Op::kLogSoftmax ? v - log_sum : std::exp(v) / stats.sum);
     }
   }
-  static void cols(SoftmaxKind kind, const void* x, std::int64_t x_row_stride, void* y, std::int64_t y_row_stride,
+  static void cols(Op kind, const void* x, std::int64_t x_row_stride, void* y, std::int64_t y_row_stride,
                    std::int64_t n, std::int64_t lanes, bool) {
     forward<T>(kind, ForwardSlab{{mut(x), x_row_stride, 1}, {y, y_row_stride, 1}, n, lanes});
   }
-  static void cols_strided(SoftmaxKind kind, const void* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
+  static void cols_strided(Op kind, const void* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
                            void* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t n,
                            std::int64_t lanes) {
     forward<T>(kind, ForwardSlab{{mut(x), x_row_stride, x_lane_stride}, {y, y_row_stride, y_lane_stride}, n, lanes});
   }
-  static void rows_backward(BackwardKind kind, const void* g, std::int64_t g_stride, const void* y,
+  static void rows_backward(Op kind, const void* g, std::int64_t g_stride, const void* y,
                             std::int64_t y_stride, void* dx, std::int64_t dx_stride, std::int64_t rows,
                             std::int64_t n, bool) {
     backward<T>(kind, BackwardSlab{{mut(g), 1, g_stride}, {mut(y), 1, y_stride}, {dx, 1, dx_stride}, n, rows});
   }
-  static double row_backward_acc(BackwardKind kind, const void* gv, const void* yv, std::int64_t n) {
+  static double row_backward_acc(Op kind, const void* gv, const void* yv, std::int64_t n) {
     const T* g = static_cast<const T*>(gv);
     const T* y = static_cast<const T*>(yv);
     double acc = 0.0;
-    for (std::int64_t i = 0; i < n; ++i) acc += kind == BackwardKind::kSoftmax ? load(g + i) * load(y + i) : load(g + i);
+    for (std::int64_t i = 0; i < n; ++i) acc += kind == Op::kSoftmaxBackward ? load(g + i) * load(y + i) : load(g + i);
     return acc;
   }
-  static void row_backward_write(BackwardKind kind, const void* gv, const void* yv, void* dxv, std::int64_t n,
+  static void row_backward_write(Op kind, const void* gv, const void* yv, void* dxv, std::int64_t n,
                                  double acc, bool) {
     const T* g = static_cast<const T*>(gv);
     const T* y = static_cast<const T*>(yv);
     T* dx = static_cast<T*>(dxv);
     for (std::int64_t i = 0; i < n; ++i) {
       const double gi = load(g + i), yi = load(y + i);
-      store(dx + i, kind == BackwardKind::kSoftmax ? yi * (gi - acc) : gi - std::exp(yi) * acc);
+      store(dx + i, kind == Op::kSoftmaxBackward ? yi * (gi - acc) : gi - std::exp(yi) * acc);
     }
   }
-  static void cols_backward(BackwardKind kind, const void* g, std::int64_t g_row_stride, const void* y,
+  static void cols_backward(Op kind, const void* g, std::int64_t g_row_stride, const void* y,
                             std::int64_t y_row_stride, void* dx, std::int64_t dx_row_stride, std::int64_t n,
                             std::int64_t lanes, bool) {
     backward<T>(kind, BackwardSlab{{mut(g), g_row_stride, 1}, {mut(y), y_row_stride, 1}, {dx, dx_row_stride, 1}, n,
                                    lanes});
   }
-  static void cols_backward_strided(BackwardKind kind, const void* g, std::int64_t g_row_stride,
+  static void cols_backward_strided(Op kind, const void* g, std::int64_t g_row_stride,
                                     std::int64_t g_lane_stride, const void* y, std::int64_t y_row_stride,
                                     std::int64_t y_lane_stride, void* dx, std::int64_t dx_row_stride,
                                     std::int64_t dx_lane_stride, std::int64_t n, std::int64_t lanes) {
@@ -167,7 +167,7 @@ struct ReferenceKernels {
                                    lanes});
   }
   // Per lane, row by row: the running max m and sum s of exp(x - m) (s rescaled when m grows).
-  static void cols_stats(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride, std::int64_t rows,
+  static void cols_stats(Op kind, const void* xv, std::int64_t x_row_stride, std::int64_t rows,
                          std::int64_t lanes, void* maxv, double* sum) {
     const T* x = static_cast<const T*>(xv);
     Max* max = static_cast<Max*>(maxv);
@@ -188,7 +188,7 @@ struct ReferenceKernels {
       sum[l] = acc;
     }
   }
-  static void cols_write(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride, void* yv,
+  static void cols_write(Op kind, const void* xv, std::int64_t x_row_stride, void* yv,
                          std::int64_t y_row_stride, std::int64_t rows, std::int64_t lanes, const void* maxv,
                          const double* sum, bool) {
     const T* x = static_cast<const T*>(xv);
@@ -198,7 +198,7 @@ struct ReferenceKernels {
     for (std::int64_t i = 0; i < rows; ++i) {
       for (std::int64_t l = 0; l < lanes; ++l) {
         const double v = s * load(x + i * x_row_stride + l) - static_cast<double>(max[l]);
-        store(y + i * y_row_stride + l, kind == SoftmaxKind::kLogSoftmax ? v - std::log(sum[l]) : std::exp(v) / sum[l]);
+        store(y + i * y_row_stride + l, kind == Op::kLogSoftmax ? v - std::log(sum[l]) : std::exp(v) / sum[l]);
       }
     }
   }
@@ -223,7 +223,7 @@ const KernelTable& reference_kernel_table() {
   return table;
 }
 
-void reference_forward(Dtype dtype, SoftmaxKind kind, const ForwardSlab& slab) {
+void reference_forward(Dtype dtype, Op kind, const ForwardSlab& slab) {
   switch (dtype) {
     case kFloat32: return forward<float>(kind, slab);
     case kFloat64: return forward<double>(kind, slab);
@@ -233,7 +233,7 @@ void reference_forward(Dtype dtype, SoftmaxKind kind, const ForwardSlab& slab) {
   }
 }
 
-void reference_backward(Dtype dtype, BackwardKind kind, const BackwardSlab& slab) {
+void reference_backward(Dtype dtype, Op kind, const BackwardSlab& slab) {
   switch (dtype) {
     case kFloat32: return backward<float>(kind, slab);
     case kFloat64: return backward<double>(kind, slab);

@@ -13,7 +13,7 @@
 
 namespace smx::detail {
 
-void reference_forward(Dtype dtype, SoftmaxKind kind, const ForwardSlab& slab);
-void reference_backward(Dtype dtype, BackwardKind kind, const BackwardSlab& slab);
+void reference_forward(Dtype dtype, Op kind, const ForwardSlab& slab);
+void reference_backward(Dtype dtype, Op kind, const BackwardSlab& slab);
 
 }  // namespace smx::detail

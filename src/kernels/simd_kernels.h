@@ -53,15 +53,15 @@ struct DtypeKernels {
   // y_stride elements apart. Reads x once from memory (max pass, then exp from cache), keeps
   // exp(x - max) in a per-thread scratch and writes y once: 1 read + 1 write. One exp per
   // element. `stream` asks for non-temporal stores of y.
-  void (*rows_fused)(SoftmaxKind kind, const void* x, std::int64_t x_stride, void* y,
+  void (*rows_fused)(Op kind, const void* x, std::int64_t x_stride, void* y,
                      std::int64_t y_stride, std::int64_t rows, std::int64_t n, bool stream);
   // Forward pass 1 of a longer row, for a chunk of n elements: its (max, sum of exp(x - max)),
   // blocked by kStatsBlock (max then sum per block, the second read from cache); NaN tracked in
   // the max. Softmin negates on load. 1 read, one exp per element.
-  RowStats (*row_stats)(SoftmaxKind kind, const void* x, std::int64_t n);
+  RowStats (*row_stats)(Op kind, const void* x, std::int64_t n);
   // Forward pass 2: y for a chunk from x and the whole row's statistics. 1 read + 1 write, one
   // exp per element (softmax/softmin; log_softmax none).
-  void (*row_write)(SoftmaxKind kind, const void* x, void* y, std::int64_t n, RowStats stats,
+  void (*row_write)(Op kind, const void* x, void* y, std::int64_t n, RowStats stats,
                     bool stream);
   // Forward, all passes for `lanes` side-by-side contiguous columns of `n` rows (row strides in
   // elements). Any number of lanes; each lane's result is independent of the others and of
@@ -70,32 +70,32 @@ struct DtypeKernels {
   //     second from cache) + 1 write, one exp per element.
   //   n > kColShortN: cols_stats over all rows (running max and sum per tile of kColTile rows;
   //     max then exp from cache), then cols_write: 2 reads + 1 write, two exps per element.
-  void (*cols)(SoftmaxKind kind, const void* x, std::int64_t x_row_stride, void* y,
+  void (*cols)(Op kind, const void* x, std::int64_t x_row_stride, void* y,
                std::int64_t y_row_stride, std::int64_t n, std::int64_t lanes, bool stream);
   // Same math for lanes at any stride (one lane at a time).
-  void (*cols_strided)(SoftmaxKind kind, const void* x, std::int64_t x_row_stride,
+  void (*cols_strided)(Op kind, const void* x, std::int64_t x_row_stride,
                        std::int64_t x_lane_stride, void* y, std::int64_t y_row_stride,
                        std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes);
   // Backward for whole rows of n <= kFusedRowMax contiguous elements, evenly spaced:
   // softmax dx = y * (g - sum(g * y)); log_softmax dx = g - exp(y) * sum(g). Per row: the
   // accumulator pass, then the write pass (g and y read again, from cache): 2 reads + 1 write.
-  void (*rows_backward)(BackwardKind kind, const void* g, std::int64_t g_stride, const void* y,
+  void (*rows_backward)(Op kind, const void* g, std::int64_t g_stride, const void* y,
                         std::int64_t y_stride, void* dx, std::int64_t dx_stride, std::int64_t rows,
                         std::int64_t n, bool stream);
   // Backward, pass 1 of a longer row's chunk: softmax sum(g * y); log_softmax sum(g), in
   // double. 2 reads (1 for log_softmax).
-  double (*row_backward_acc)(BackwardKind kind, const void* g, const void* y, std::int64_t n);
+  double (*row_backward_acc)(Op kind, const void* g, const void* y, std::int64_t n);
   // Backward, pass 2: dx from g, y and the whole row's accumulator. 2 reads + 1 write.
-  void (*row_backward_write)(BackwardKind kind, const void* g, const void* y, void* dx,
+  void (*row_backward_write)(Op kind, const void* g, const void* y, void* dx,
                              std::int64_t n, double acc, bool stream);
   // Backward for side-by-side contiguous columns: per-lane double accumulators over tiles of
   // kColTile rows, then the write pass: g and y read twice from memory + dx written once.
-  void (*cols_backward)(BackwardKind kind, const void* g, std::int64_t g_row_stride,
+  void (*cols_backward)(Op kind, const void* g, std::int64_t g_row_stride,
                         const void* y, std::int64_t y_row_stride, void* dx,
                         std::int64_t dx_row_stride, std::int64_t n, std::int64_t lanes,
                         bool stream);
   // Same math for lanes at any stride (one lane at a time).
-  void (*cols_backward_strided)(BackwardKind kind, const void* g, std::int64_t g_row_stride,
+  void (*cols_backward_strided)(Op kind, const void* g, std::int64_t g_row_stride,
                                 std::int64_t g_lane_stride, const void* y,
                                 std::int64_t y_row_stride, std::int64_t y_lane_stride, void* dx,
                                 std::int64_t dx_row_stride, std::int64_t dx_lane_stride,
@@ -107,9 +107,9 @@ struct DtypeKernels {
   // rows counted from the block's first row; cols_write writes a block from the final state.
   // Blocks that start at multiples of kColTile give exactly `cols`' bits (cols runs these two).
   // cols_stats: 1 read (max per tile, then exp from cache); cols_write: 1 read + 1 write.
-  void (*cols_stats)(SoftmaxKind kind, const void* x, std::int64_t x_row_stride, std::int64_t rows,
+  void (*cols_stats)(Op kind, const void* x, std::int64_t x_row_stride, std::int64_t rows,
                      std::int64_t lanes, void* max, double* sum);
-  void (*cols_write)(SoftmaxKind kind, const void* x, std::int64_t x_row_stride, void* y,
+  void (*cols_write)(Op kind, const void* x, std::int64_t x_row_stride, void* y,
                      std::int64_t y_row_stride, std::int64_t rows, std::int64_t lanes,
                      const void* max, const double* sum, bool stream);
 };

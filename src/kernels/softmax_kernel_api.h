@@ -9,20 +9,9 @@
 
 #include <cstdint>
 
+#include "smx/op.h"
+
 namespace smx::detail {
-
-enum class SoftmaxKind : std::uint8_t { kSoftmax, kLogSoftmax, kSoftmin };
-enum class BackwardKind : std::uint8_t { kSoftmax, kLogSoftmax };
-
-// The op's PyTorch name, for messages (the implicit-dim warning, errors).
-inline const char* op_name(SoftmaxKind kind) {
-  switch (kind) {
-    case SoftmaxKind::kSoftmax: return "softmax";
-    case SoftmaxKind::kLogSoftmax: return "log_softmax";
-    case SoftmaxKind::kSoftmin: return "softmin";
-  }
-  return "";
-}
 
 struct SlabOperand {
   void* data;

@@ -77,7 +77,7 @@ void store_fence() {
 }
 
 template <typename S>
-void run_rows(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, std::optional<double> scale,
+void run_rows(Op kind, const Tensor& x, const MaskLayout& mask, std::optional<double> scale,
               FullyMasked policy, const Tensor& y) {
   const SimdDtypeKernels& k = kernels_for(x.dtype());
   const std::int64_t n = x.size(-1);
@@ -89,14 +89,14 @@ void run_rows(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, std::op
   const std::int64_t blocks = (rows + block_rows - 1) / block_rows;
   const bool stream = y.numel() * elem >= kStreamBytes;
   const ComputeType<S> s = scale ? static_cast<ComputeType<S>>(*scale) : ComputeType<S>(1);
-  const S fill = fully_masked_value<S>(policy, kind == SoftmaxKind::kLogSoftmax);
+  const S fill = fully_masked_value<S>(policy, kind == Op::kLogSoftmax);
   const S* xp = static_cast<const S*>(x.data_ptr());
   S* yp = static_cast<S*>(y.data_ptr());
   // Direct runs: at most this many rows, so that out[0] of each row is still near when it is
   // read back.
   const std::int64_t direct_max = std::clamp<std::int64_t>(kDirectBytes / (n * elem), 1, rows);
   const S nan = from_compute<S>(std::numeric_limits<ComputeType<S>>::quiet_NaN());
-  const S masked_value = from_compute<S>(kind == SoftmaxKind::kLogSoftmax ? -std::numeric_limits<float>::infinity() : 0.0f);
+  const S masked_value = from_compute<S>(kind == Op::kLogSoftmax ? -std::numeric_limits<float>::infinity() : 0.0f);
   parallel_for(blocks, rows * n / kMinElementsPerThread, [&](std::int64_t b0, std::int64_t b1) {
     thread_local std::vector<S> stage;
     thread_local std::vector<std::uint8_t> kept;
@@ -184,7 +184,7 @@ void run_rows(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, std::op
 
 }  // namespace
 
-bool masked_rows_forward(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, std::optional<double> scale,
+bool masked_rows_forward(Op kind, const Tensor& x, const MaskLayout& mask, std::optional<double> scale,
                          FullyMasked policy, const Tensor& y) {
   if (x.dim() == 0 || x.size(-1) > kFusedRowMax || reference_kernels_selected()) return false;
   visit_floating(x.dtype(), [&](auto tag) { run_rows<decltype(tag)>(kind, x, mask, scale, policy, y); });

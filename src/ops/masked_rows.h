@@ -16,7 +16,7 @@ namespace smx::detail {
 // y (contiguous, x's shape and dtype) = the masked op of x over its last dim. Returns false,
 // doing nothing, when the path does not apply (a 0-d x, rows longer than the fused kernel
 // takes, or the scalar reference kernels selected); the caller then takes the generic path.
-bool masked_rows_forward(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, std::optional<double> scale,
+bool masked_rows_forward(Op kind, const Tensor& x, const MaskLayout& mask, std::optional<double> scale,
                          FullyMasked policy, const Tensor& y);
 
 }  // namespace smx::detail

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/checks.h"
 #include "ops/masked_layout.h"
 #include "ops/masked_rows.h"
 #include "ops/masked_stage.h"
@@ -21,17 +22,6 @@ namespace smx {
 namespace {
 
 using detail::MaskLayout;
-using detail::SoftmaxKind;
-
-void check_defined(const Tensor& t, const char* op, const char* what) {
-  if (!t.defined()) throw RuntimeError(std::string(op) + ": " + what + " is an undefined tensor");
-}
-
-void check_floating(const Tensor& t, const char* op, const char* what) {
-  if (is_floating(t.dtype())) return;
-  throw RuntimeError(std::string(op) + ": expected a floating " + what + " (float32, float64, float16 or bfloat16), got " +
-                     dtype_name(t.dtype()));
-}
 
 // Wraps dim and checks the mask and causal option against `shape`; returns the wrapped dim.
 std::int64_t check_mask_args(const Size& shape, const std::optional<Tensor>& mask, std::int64_t dim,
@@ -65,15 +55,9 @@ GroupIndex group_index(const Size& shape, std::int64_t dim) {
   return g;
 }
 
-std::vector<std::int64_t> contiguous_strides(const Size& shape) {
-  std::vector<std::int64_t> s(shape.size(), 1);
-  for (std::size_t d = shape.size(); d-- > 1;) s[d - 1] = s[d] * shape[d];
-  return s;
-}
-
 // Any dim, any layout: x' staged whole, the plain executor, then fully masked groups.
 template <typename S>
-void generic_forward(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, std::int64_t dim,
+void generic_forward(Op kind, const Tensor& x, const MaskLayout& mask, std::int64_t dim,
                      std::optional<double> scale, FullyMasked policy, const Tensor& y) {
   using C = detail::ComputeType<S>;
   const Size& shape = x.sizes();
@@ -114,7 +98,7 @@ void generic_forward(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, 
   }
   detail::execute_forward(kind, staged, y, dim);
   if (std::find(kept.begin(), kept.end(), std::uint8_t{0}) == kept.end()) return;  // none fully masked
-  const S fill = detail::fully_masked_value<S>(policy, kind == SoftmaxKind::kLogSoftmax);
+  const S fill = detail::fully_masked_value<S>(policy, kind == Op::kLogSoftmax);
   S* yp = static_cast<S*>(y.data_ptr());
   for (std::int64_t r = 0; r < rows; ++r) {
     S* out = yp + r * last;
@@ -129,9 +113,9 @@ void generic_forward(SoftmaxKind kind, const Tensor& x, const MaskLayout& mask, 
   }
 }
 
-Tensor masked_forward(SoftmaxKind kind, const char* op, const Tensor& x_in, const std::optional<Tensor>& mask_in,
+Tensor masked_forward(Op kind, const char* op, const Tensor& x_in, const std::optional<Tensor>& mask_in,
                       std::int64_t dim, const MaskedSoftmaxOptions& o) {
-  check_defined(x_in, op, "input");
+  detail::check_defined(x_in, "input", op);
   if (x_in.is_cuda() || (mask_in && mask_in->defined() && mask_in->is_cuda())) {
     // No CUDA kernel for the masked forms yet: a host round trip, the result back on x's device.
     std::optional<Tensor> host_mask;
@@ -140,7 +124,7 @@ Tensor masked_forward(SoftmaxKind kind, const char* op, const Tensor& x_in, cons
   }
   MaskLayout layout;
   const std::int64_t wrapped = check_mask_args(x_in.sizes(), mask_in, dim, o, op, layout);
-  check_floating(x_in, op, "input");
+  detail::check_floating(x_in, op, "input");
   Tensor y = empty(x_in.sizes(), x_in.dtype());
   if (x_in.numel() == 0) return y;
   const bool last = x_in.dim() > 0 && wrapped == x_in.dim() - 1;
@@ -159,7 +143,7 @@ void mask_gradient(const Tensor& dx, const MaskLayout& mask, std::optional<doubl
   S* dp = static_cast<S*>(dx.data_ptr());
   const C s = scale ? static_cast<C>(*scale) : C(1);
   const S zero = detail::from_compute<S>(0);
-  const std::vector<std::int64_t> strides = contiguous_strides(dx.sizes());
+  const std::vector<std::int64_t> strides = dx.sizes().contiguous_strides();
   detail::for_each_element<2>(dx.sizes(), {&strides, &mask.strides}, [&](const auto& index, const auto& off) {
     S& v = dp[off[0]];
     if (!detail::element_kept(mask, index, off[1])) v = zero;
@@ -170,27 +154,20 @@ void mask_gradient(const Tensor& dx, const MaskLayout& mask, std::optional<doubl
 Tensor masked_backward(const Tensor& grad_in, const Tensor& output_in, const std::optional<Tensor>& mask_in,
                        std::int64_t dim, const MaskedSoftmaxOptions& o) {
   const char* op = "masked_softmax_backward";
-  check_defined(grad_in, op, "grad_output");
-  check_defined(output_in, op, "output");
+  detail::check_defined(grad_in, "grad_output", op);
+  detail::check_defined(output_in, "output", op);
   if (grad_in.is_cuda() || output_in.is_cuda() || (mask_in && mask_in->defined() && mask_in->is_cuda())) {
     std::optional<Tensor> host_mask;
     if (mask_in && mask_in->defined()) host_mask = mask_in->to(kCPU);
     return masked_backward(grad_in.to(kCPU), output_in.to(kCPU), host_mask, dim, o).to(grad_in.device());
   }
-  if (!(grad_in.sizes() == output_in.sizes())) {
-    throw RuntimeError(std::string(op) + ": grad_output has shape " + grad_in.sizes().str() +
-                       " but output has shape " + output_in.sizes().str());
-  }
-  if (grad_in.dtype() != output_in.dtype()) {
-    throw RuntimeError(std::string(op) + ": grad_output has dtype " + dtype_name(grad_in.dtype()) +
-                       " but output has dtype " + dtype_name(output_in.dtype()));
-  }
+  detail::check_backward_pair(grad_in, output_in, op);
   MaskLayout layout;
   const std::int64_t wrapped = check_mask_args(grad_in.sizes(), mask_in, dim, o, op, layout);
-  check_floating(grad_in, op, "grad_output");
+  detail::check_floating(grad_in, op, "grad_output");
   Tensor dx = empty(grad_in.sizes(), grad_in.dtype());
   if (grad_in.numel() == 0) return dx;
-  detail::execute_backward(detail::BackwardKind::kSoftmax, grad_in, output_in, dx, wrapped);
+  detail::execute_backward(Op::kSoftmaxBackward, grad_in, output_in, dx, wrapped);
   detail::visit_floating(dx.dtype(), [&](auto tag) { mask_gradient<decltype(tag)>(dx, layout, o.scale); });
   return dx;
 }
@@ -199,12 +176,12 @@ Tensor masked_backward(const Tensor& grad_in, const Tensor& output_in, const std
 
 Tensor masked_softmax(const Tensor& x, const std::optional<Tensor>& mask, std::int64_t dim,
                       const MaskedSoftmaxOptions& options) {
-  return masked_forward(SoftmaxKind::kSoftmax, "masked_softmax", x, mask, dim, options);
+  return masked_forward(Op::kSoftmax, "masked_softmax", x, mask, dim, options);
 }
 
 Tensor masked_log_softmax(const Tensor& x, const std::optional<Tensor>& mask, std::int64_t dim,
                           const MaskedSoftmaxOptions& options) {
-  return masked_forward(SoftmaxKind::kLogSoftmax, "masked_log_softmax", x, mask, dim, options);
+  return masked_forward(Op::kLogSoftmax, "masked_log_softmax", x, mask, dim, options);
 }
 
 Tensor masked_softmax_backward(const Tensor& grad_output, const Tensor& output, const std::optional<Tensor>& mask,

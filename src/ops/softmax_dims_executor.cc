@@ -159,7 +159,7 @@ void gather_rows(const GroupBlocks& p, std::initializer_list<const Tensor*> ins,
   });
 }
 
-void forward_rows(const SimdDtypeKernels& k, SoftmaxKind kind, const Tensor& x, const Tensor& y,
+void forward_rows(const SimdDtypeKernels& k, Op kind, const Tensor& x, const Tensor& y,
                   const GroupBlocks& p, bool stream) {
   const std::int64_t chunks = chunks_of(p.n);
   const std::int64_t units = static_cast<std::int64_t>(p.runs.size()) * chunks;
@@ -227,7 +227,7 @@ void forward_rows(const SimdDtypeKernels& k, SoftmaxKind kind, const Tensor& x, 
   }
 }
 
-void backward_rows(const SimdDtypeKernels& k, BackwardKind kind, const Tensor& grad, const Tensor& out,
+void backward_rows(const SimdDtypeKernels& k, Op kind, const Tensor& grad, const Tensor& out,
                    const Tensor& dx, const GroupBlocks& p, bool stream) {
   const std::int64_t chunks = chunks_of(p.n);
   const std::int64_t units = static_cast<std::int64_t>(p.runs.size()) * chunks;
@@ -309,7 +309,7 @@ void for_each_lane_block(const GroupBlocks& p, Fn&& fn) {
                });
 }
 
-void forward_columns(const SimdDtypeKernels& k, SoftmaxKind kind, const Tensor& x, const Tensor& y,
+void forward_columns(const SimdDtypeKernels& k, Op kind, const Tensor& x, const Tensor& y,
                      const GroupBlocks& p, bool stream) {
   const bool f64 = x.dtype() == kFloat64;  // the running max is double for float64, else float
   for_each_lane_block(p, [&](std::int64_t b, std::int64_t l0, std::int64_t width) {
@@ -348,9 +348,9 @@ void store(void* base, std::int64_t i, double v) {
 // Backward over columns in double: softmax dx = y * (g - sum(g * y)); log_softmax
 // dx = g - exp(y) * sum(g).
 template <typename T>
-void backward_columns(BackwardKind kind, const Tensor& grad, const Tensor& out, const Tensor& dx,
+void backward_columns(Op kind, const Tensor& grad, const Tensor& out, const Tensor& dx,
                       const GroupBlocks& p) {
-  const bool soft = kind == BackwardKind::kSoftmax;
+  const bool soft = kind == Op::kSoftmaxBackward;
   const void* g = grad.data_ptr();
   const void* y = out.data_ptr();
   void* d = dx.data_ptr();
@@ -386,7 +386,7 @@ std::vector<std::vector<std::int64_t>> strides_of(std::initializer_list<const Te
 
 }  // namespace
 
-void execute_forward_dims(SoftmaxKind kind, const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& dims) {
+void execute_forward_dims(Op kind, const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& dims) {
   const std::vector<std::int64_t> sizes = x.sizes().vec();
   // One run: the single-dim executor on views (same kernels, same bits as reshape + softmax).
   auto one_run = [&](const Tensor& in) {
@@ -409,7 +409,7 @@ void execute_forward_dims(SoftmaxKind kind, const Tensor& x, const Tensor& y, co
   }
 }
 
-void execute_backward_dims(BackwardKind kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
+void execute_backward_dims(Op kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
                            const std::vector<std::int64_t>& dims) {
   const std::vector<std::int64_t> sizes = grad.sizes().vec();
   auto one_run = [&](const Tensor& g, const Tensor& y) {

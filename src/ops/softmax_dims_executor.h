@@ -11,9 +11,9 @@ namespace smx::detail {
 
 // y = op(x) over the group `dims` (wrapped, no repeats, at least one). x: CPU, floating,
 // numel() > 0; y: contiguous, x's shape and dtype.
-void execute_forward_dims(SoftmaxKind kind, const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& dims);
+void execute_forward_dims(Op kind, const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& dims);
 // dx from grad and output over the group; dx contiguous, all three of one shape and dtype.
-void execute_backward_dims(BackwardKind kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
+void execute_backward_dims(Op kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
                            const std::vector<std::int64_t>& dims);
 
 }  // namespace smx::detail

@@ -105,7 +105,7 @@ void for_each_chunk(std::int64_t n, bool parallel, Fn&& fn) {
   });
 }
 
-void forward_row(const DtypeKernels& k, SoftmaxKind kind, RowRef x, RowRef y, std::int64_t n, std::size_t elem,
+void forward_row(const DtypeKernels& k, Op kind, RowRef x, RowRef y, std::int64_t n, std::size_t elem,
                  bool stream, bool parallel) {
   if (n <= kRowChunk) {
     ChunkIo in(elem, 0), out(elem, 1);
@@ -127,7 +127,7 @@ void forward_row(const DtypeKernels& k, SoftmaxKind kind, RowRef x, RowRef y, st
   });
 }
 
-void backward_row(const DtypeKernels& k, BackwardKind kind, RowRef g, RowRef y, RowRef dx, std::int64_t n,
+void backward_row(const DtypeKernels& k, Op kind, RowRef g, RowRef y, RowRef dx, std::int64_t n,
                   std::size_t elem, bool stream, bool parallel) {
   std::vector<double> partial(static_cast<std::size_t>(chunk_count(n)));
   for_each_chunk(n, parallel, [&](std::int64_t c, std::int64_t start, std::int64_t len) {
@@ -215,7 +215,7 @@ Family choose_family(const SlabPlan& plan, std::int64_t inner) {
 
 }  // namespace
 
-void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::int64_t dim) {
+void execute_forward(Op kind, const Tensor& x, const Tensor& y, std::int64_t dim) {
   const SlabPlan plan = plan_slabs(x.sizes().vec(), dim, {&x.strides(), &y.strides()});
   if (x.is_cuda()) {  // the same plan, run by the CUDA backend on the caller's stream
     void* const base[2] = {x.data_ptr(), y.data_ptr()};
@@ -258,7 +258,7 @@ void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::in
   }
 }
 
-void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
+void execute_backward(Op kind, const Tensor& grad, const Tensor& output, const Tensor& dx,
                       std::int64_t dim) {
   const SlabPlan plan = plan_slabs(grad.sizes().vec(), dim, {&grad.strides(), &output.strides(), &dx.strides()});
   if (grad.is_cuda()) {

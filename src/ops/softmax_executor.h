@@ -9,9 +9,9 @@
 namespace smx::detail {
 
 // y = op(x) along `dim` (wrapped). x and y: same shape, same floating dtype, numel() > 0.
-void execute_forward(SoftmaxKind kind, const Tensor& x, const Tensor& y, std::int64_t dim);
+void execute_forward(Op kind, const Tensor& x, const Tensor& y, std::int64_t dim);
 // dx from grad and output along `dim`. All three: same shape and floating dtype, numel() > 0.
-void execute_backward(BackwardKind kind, const Tensor& grad, const Tensor& output,
+void execute_backward(Op kind, const Tensor& grad, const Tensor& output,
                       const Tensor& dx, std::int64_t dim);
 
 }  // namespace smx::detail

@@ -34,7 +34,7 @@ void for_each_lane_block(std::int64_t lanes, std::int64_t rows, Fn&& fn) {
 
 bool softmax_pieces_available() { return !reference_kernels_selected(); }
 
-LongRowPieces::LongRowPieces(SoftmaxKind kind, Dtype dtype)
+LongRowPieces::LongRowPieces(Op kind, Dtype dtype)
     : kind_(kind), k_(&floating_kernels(dtype)), elem_(element_size(dtype)) {}
 
 void LongRowPieces::add(const void* x, std::int64_t count) {
@@ -69,7 +69,7 @@ void LongRowPieces::write(const void* x, void* y, std::int64_t count) const {
   });
 }
 
-TallColumnPieces::TallColumnPieces(SoftmaxKind kind, Dtype dtype, std::int64_t lanes)
+TallColumnPieces::TallColumnPieces(Op kind, Dtype dtype, std::int64_t lanes)
     : kind_(kind),
       k_(&floating_kernels(dtype)),
       elem_(element_size(dtype)),

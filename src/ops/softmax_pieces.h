@@ -25,14 +25,14 @@ bool softmax_pieces_available();
 // except the row's last). Pieces are contiguous, of the row's floating dtype.
 class LongRowPieces {
  public:
-  LongRowPieces(SoftmaxKind kind, Dtype dtype);
+  LongRowPieces(Op kind, Dtype dtype);
   // Pass 1: folds the next piece's statistics into the row's.
   void add(const void* x, std::int64_t count);
   // Pass 2 (after every piece was added): y for one piece.
   void write(const void* x, void* y, std::int64_t count) const;
 
  private:
-  SoftmaxKind kind_;
+  Op kind_;
   const DtypeKernels* k_;
   std::size_t elem_;
   bool started_ = false;
@@ -44,12 +44,12 @@ class LongRowPieces {
 // kColTile rows; each block holds `rows` x `lanes` contiguous elements.
 class TallColumnPieces {
  public:
-  TallColumnPieces(SoftmaxKind kind, Dtype dtype, std::int64_t lanes);
+  TallColumnPieces(Op kind, Dtype dtype, std::int64_t lanes);
   void add(const void* x, std::int64_t rows);
   void write(const void* x, void* y, std::int64_t rows) const;
 
  private:
-  SoftmaxKind kind_;
+  Op kind_;
   const DtypeKernels* k_;
   std::size_t elem_;
   std::size_t max_elem_;  // the running max's type: double for float64, float otherwise

@@ -10,6 +10,16 @@ std::int64_t Size::numel() const {
   return n;
 }
 
+std::vector<std::int64_t> Size::contiguous_strides() const {
+  std::vector<std::int64_t> strides(dims_.size());
+  std::int64_t s = 1;
+  for (std::size_t i = dims_.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= dims_[i] > 1 ? dims_[i] : 1;
+  }
+  return strides;
+}
+
 std::string Size::str() const {
   std::string s = "torch.Size([";
   for (std::size_t i = 0; i < dims_.size(); ++i) {

@@ -33,7 +33,4 @@ void for_each_offset(const std::vector<std::int64_t>& sizes,
   }
 }
 
-// Row-major strides of a contiguous tensor with these sizes.
-std::vector<std::int64_t> contiguous_strides(const std::vector<std::int64_t>& sizes);
-
 }  // namespace smx::detail

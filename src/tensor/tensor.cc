@@ -24,16 +24,6 @@ void throw_item_numel(std::int64_t numel) {
                      " elements cannot be converted to Scalar");
 }
 
-std::vector<std::int64_t> contiguous_strides(const std::vector<std::int64_t>& sizes) {
-  std::vector<std::int64_t> strides(sizes.size());
-  std::int64_t s = 1;
-  for (std::size_t i = sizes.size(); i-- > 0;) {
-    strides[i] = s;
-    s *= std::max<std::int64_t>(sizes[i], 1);
-  }
-  return strides;
-}
-
 namespace {
 
 std::string shape_list(const Size& s) {
@@ -84,7 +74,7 @@ bool compute_view_strides(const std::vector<std::int64_t>& old_sizes,
   std::int64_t numel = 1;
   for (auto s : old_sizes) numel *= s;
   if (numel == 0) {
-    new_strides = contiguous_strides(new_sizes);
+    new_strides = Size(new_sizes).contiguous_strides();
     return true;
   }
   std::int64_t view_d = static_cast<std::int64_t>(new_sizes.size()) - 1;

@@ -44,7 +44,7 @@ Tensor Tensor::to(Device target) const {
     const auto nbytes = static_cast<std::size_t>(numel()) * elem;
     auto storage = detail::cuda::allocate(nbytes, target.index());
     detail::cuda::copy_to_device(storage->data.get(), src.data_ptr(), nbytes, target.index());
-    return Tensor(std::move(storage), sizes_, detail::contiguous_strides(sizes_.vec()), 0, dtype_);
+    return Tensor(std::move(storage), sizes_, sizes_.contiguous_strides(), 0, dtype_);
   }
   // GPU to host: copy the span of storage the view covers, view it with the same strides, and
   // make that contiguous on the host.

@@ -35,18 +35,18 @@ std::size_t checked_nbytes(const Size& sizes, Dtype dtype) {
 // Uninitialised, as torch.empty: the caller writes every element (softmax's output, a cast).
 Tensor empty(const Size& sizes, Dtype dtype) {
   return Tensor(detail::allocate_storage(checked_nbytes(sizes, dtype)), sizes,
-                detail::contiguous_strides(sizes.vec()), 0, dtype);
+                sizes.contiguous_strides(), 0, dtype);
 }
 
 Tensor zeros(const Size& sizes, Dtype dtype) {
   return Tensor(detail::allocate_storage_zeroed(checked_nbytes(sizes, dtype)), sizes,
-                detail::contiguous_strides(sizes.vec()), 0, dtype);
+                sizes.contiguous_strides(), 0, dtype);
 }
 
 Tensor empty(const Size& sizes, Dtype dtype, Device device) {
   if (device.is_cpu()) return empty(sizes, dtype);
   return Tensor(detail::cuda::allocate(checked_nbytes(sizes, dtype), device.index()), sizes,
-                detail::contiguous_strides(sizes.vec()), 0, dtype);
+                sizes.contiguous_strides(), 0, dtype);
 }
 
 Tensor full(const Size& sizes, double value, Dtype dtype) {
@@ -119,11 +119,11 @@ Tensor randn(const Size& sizes, std::uint64_t seed, Dtype dtype) {
 }
 
 Tensor from_blob(void* data, const Size& sizes, Dtype dtype) {
-  return from_blob(data, sizes, detail::contiguous_strides(sizes.vec()), dtype);
+  return from_blob(data, sizes, sizes.contiguous_strides(), dtype);
 }
 
 Tensor from_blob(void* data, const Size& sizes, Dtype dtype, Device device) {
-  return from_blob(data, sizes, detail::contiguous_strides(sizes.vec()), dtype, device);
+  return from_blob(data, sizes, sizes.contiguous_strides(), dtype, device);
 }
 
 Tensor from_blob(void* data, const Size& sizes, const std::vector<std::int64_t>& strides,

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "ops/slab_plan.h"
+#include "smx/size.h"
 #include "tensor/strided_loop.h"
 
 namespace smx::detail {
@@ -13,7 +14,7 @@ SlabPlan plan1(const std::vector<std::int64_t>& sizes, std::int64_t dim,
 }
 
 TEST(SlabPlan, ContiguousLastDim) {
-  const auto p = plan1({4, 5, 6}, 2, contiguous_strides({4, 5, 6}));
+  const auto p = plan1({4, 5, 6}, 2, smx::Size({4, 5, 6}).contiguous_strides());
   EXPECT_EQ(p.row.size, 6);
   EXPECT_EQ(p.row.strides[0], 1);
   EXPECT_EQ(p.lanes.size, 1);
@@ -23,7 +24,7 @@ TEST(SlabPlan, ContiguousLastDim) {
 }
 
 TEST(SlabPlan, ContiguousMiddleDimMergesLanes) {
-  const auto p = plan1({4, 5, 6, 7}, 1, contiguous_strides({4, 5, 6, 7}));
+  const auto p = plan1({4, 5, 6, 7}, 1, smx::Size({4, 5, 6, 7}).contiguous_strides());
   EXPECT_EQ(p.row.size, 5);
   EXPECT_EQ(p.row.strides[0], 42);
   EXPECT_EQ(p.lanes.size, 42);
@@ -53,7 +54,7 @@ TEST(SlabPlan, NonMergeableTrailingDimsGoToTheBatch) {
 }
 
 TEST(SlabPlan, OperandsMustAllMerge) {
-  const std::vector<std::int64_t> a = contiguous_strides({3, 4, 5});
+  const std::vector<std::int64_t> a = smx::Size({3, 4, 5}).contiguous_strides();
   const std::vector<std::int64_t> b = {40, 10, 1};  // x narrowed along dim 1 from a (3, 8, 5)... sort of
   const auto p = plan_slabs({3, 4, 5}, 0, {&a, &b});
   EXPECT_EQ(p.lanes.size, 5);

@@ -17,16 +17,15 @@
 namespace smx {
 namespace {
 
-using detail::SoftmaxKind;
 
 using test::supported_targets;
 using test::target_name;
 class Pieces : public test::SimdTargetTest {};
 
-Tensor whole(SoftmaxKind kind, const Tensor& x, std::int64_t dim) {
+Tensor whole(Op kind, const Tensor& x, std::int64_t dim) {
   switch (kind) {
-    case SoftmaxKind::kSoftmax: return softmax(x, dim);
-    case SoftmaxKind::kLogSoftmax: return log_softmax(x, dim);
+    case Op::kSoftmax: return softmax(x, dim);
+    case Op::kLogSoftmax: return log_softmax(x, dim);
     default: return softmin(x, dim);
   }
 }
@@ -49,7 +48,7 @@ Tensor input(const Size& shape, Dtype dtype, std::uint64_t seed) {
   return x.to(dtype);
 }
 
-const SoftmaxKind kKinds[] = {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax, SoftmaxKind::kSoftmin};
+const Op kKinds[] = {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin};
 const Dtype kDtypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16};
 
 TEST_P(Pieces, LongRowsInPiecesOfWholeChunksMatchTheWholeRow) {
@@ -57,7 +56,7 @@ TEST_P(Pieces, LongRowsInPiecesOfWholeChunksMatchTheWholeRow) {
   for (Dtype dtype : kDtypes) {
     const Tensor x = input({n}, dtype, 7);
     const std::size_t e = x.element_size();
-    for (SoftmaxKind kind : kKinds) {
+    for (Op kind : kKinds) {
       const Tensor expected = whole(kind, x, 0);
       for (std::int64_t chunks : {1, 2, 4}) {
         const std::int64_t piece = chunks * detail::kFusedRowMax;
@@ -79,7 +78,7 @@ TEST_P(Pieces, TallColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) {
   for (Dtype dtype : kDtypes) {
     const Tensor x = input({n, inner}, dtype, 11);
     const std::size_t e = x.element_size();
-    for (SoftmaxKind kind : kKinds) {
+    for (Op kind : kKinds) {
       const Tensor expected = whole(kind, x, 0);
       for (std::int64_t lanes : {std::int64_t{1}, std::int64_t{5}, inner}) {
         for (std::int64_t rows : {detail::kColTile, 4 * detail::kColTile, n}) {

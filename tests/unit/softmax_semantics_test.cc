@@ -145,5 +145,27 @@ TEST(Semantics, BackwardChecksItsInputs) {
 
 TEST(Semantics, UndefinedInputIsAnError) { EXPECT_THROW(softmax(Tensor(), 0), RuntimeError); }
 
+// The op as a value: every name parses back to its op, anything else is one clear error, and
+// forward/backward(op, ...) are the named functions (checked against the float64 oracle).
+TEST(Semantics, OpsParseFromTheirNamesOnly) {
+  for (Op op : {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin, Op::kSoftmaxBackward, Op::kLogSoftmaxBackward}) {
+    EXPECT_EQ(parse_op(op_name(op)), op);
+  }
+  EXPECT_EQ(error_of<ValueError>([] { parse_op("softmx"); }),
+            "unknown op 'softmx' (expected one of softmax, log_softmax, softmin, softmax_backward, "
+            "log_softmax_backward)");
+  EXPECT_EQ(backward_of(Op::kLogSoftmax), Op::kLogSoftmaxBackward);
+  EXPECT_THROW(backward_of(Op::kSoftmin), ValueError);
+  const Tensor x = randn({3, 5}, 4, kFloat64);
+  EXPECT_THROW(forward(Op::kSoftmaxBackward, x, 1), ValueError);
+  EXPECT_THROW(backward(Op::kSoftmax, x, x, 1), ValueError);
+  for (Op op : {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin}) {
+    const test::Op t = op == Op::kSoftmax ? test::Op::kSoftmax : op == Op::kLogSoftmax ? test::Op::kLogSoftmax
+                                                                                       : test::Op::kSoftmin;
+    const auto want = test::oracle(test::values(x), {3, 5}, 1, t);
+    EXPECT_LT(test::max_rel_error(test::values(forward(op, x, 1)), want), 1e-13) << op_name(op);
+  }
+}
+
 }  // namespace
 }  // namespace smx

@@ -13,7 +13,6 @@
 
 #include "cli_input.h"
 #include "dim_arg.h"
-#include "ops/implicit_dim.h"
 #include "smx/smx.h"
 
 namespace smx::cli {
@@ -154,7 +153,7 @@ void run_explain(const ExplainArgs& args, std::ostream& out) {
   const Tensor x = read_input(args.input, dtype);
   std::vector<std::int64_t> dims = parse_dim_list(args.dim);
   // No --dim: PyTorch's implicit rule, with its warning on stderr (as every other subcommand).
-  if (dims.empty()) dims = {detail::implicit_dim_with_warning("softmax", x.dim())};
+  if (dims.empty()) dims = {implicit_softmax_dim_warned(Op::kSoftmax, x.dim())};
   const std::vector<std::int64_t> wrapped = wrap_dim_list(DimList(dims), x.dim());  // PyTorch's errors
   const Tensor y = x.numel() <= kExplainMaxElements ? softmax(x, DimList(dims), dtype) : Tensor();
   const std::vector<std::int64_t> sizes = x.sizes().vec();

@@ -87,8 +87,9 @@ void emit(const smx::Tensor& result, const std::string& out) {
   }
 }
 
-void add_forward(CLI::App& app, const std::string& name, const std::string& what, ForwardArgs& args,
-                 std::string& chosen) {
+void add_forward(CLI::App& app, smx::Op op, const std::string& what, ForwardArgs& args, std::string& chosen,
+                 smx::Op& chosen_op) {
+  const std::string name = smx::op_name(op);
   CLI::App* sub = app.add_subcommand(name, what);
   sub->add_option("--dim", args.dim,
                   "the dim to normalise along (negative counts from the end), or a comma-separated "
@@ -105,33 +106,30 @@ void add_forward(CLI::App& app, const std::string& name, const std::string& what
                   "more .npy files, with -o naming a directory: each result is written there under its input's "
                   "file name (under mpirun, one launch for all of them)");
   sub->add_option("-o,--out", args.out, kOutHelp);
-  sub->callback([&chosen, name] { chosen = name; });
+  sub->callback([&chosen, &chosen_op, name, op] {
+    chosen = name;
+    chosen_op = op;
+  });
 }
 
 // One INPUT to one output (or printed), one process: streamed from file to file where that
 // applies, else in memory.
-void forward_one(const std::string& op, const ForwardArgs& a, const std::vector<std::int64_t>& dims,
+void forward_one(smx::Op op, const ForwardArgs& a, const std::vector<std::int64_t>& dims,
                  const smx::cli::FileJob& job) {
   const std::optional<smx::Dtype> dtype = dtype_of(a.dtype);
   if (dims.size() > 1) {  // a group of dims: in memory (streaming covers one dim)
     const smx::Tensor x = smx::cli::read_input(job.input, dtype).to(smx::Device(a.device));
-    const smx::DimList list(dims);
-    emit(op == "softmax" ? smx::softmax(x, list, dtype)
-         : op == "log_softmax" ? smx::log_softmax(x, list, dtype) : smx::softmin(x, list, dtype), job.output);
+    emit(smx::forward(op, x, smx::DimList(dims), dtype), job.output);
     return;
   }
   const std::optional<std::int64_t> dim = dims.empty() ? std::nullopt : std::optional<std::int64_t>(dims[0]);
   // Files on the host stream through bounded blocks; a GPU run loads the whole tensor.
   if (smx::Device(a.device).is_cpu() && smx::cli::stream_forward(op, dim, dtype, job.input, job.output)) return;
   const smx::Tensor x = smx::cli::read_input(job.input, dtype).to(smx::Device(a.device));
-  smx::Tensor y;
-  if (op == "softmax") y = smx::softmax(x, dim, dtype);
-  else if (op == "log_softmax") y = smx::log_softmax(x, dim, dtype);
-  else y = smx::softmin(x, dim, dtype);
-  emit(y, job.output);
+  emit(smx::forward(op, x, dim, dtype), job.output);
 }
 
-int run_forward(const std::string& op, const ForwardArgs& a) {
+int run_forward(smx::Op op, const ForwardArgs& a) {
   if (a.threads > 0) smx::set_num_threads(a.threads);
   const std::vector<std::int64_t> dims = smx::cli::parse_dim_list(a.dim);
   std::vector<std::string> inputs{a.input};
@@ -155,10 +153,8 @@ int run_backward(const BackwardArgs& a) {
   const smx::Tensor g = smx::cli::read_input(a.grad, std::nullopt).to(device);
   const smx::Tensor y = smx::cli::read_input(a.output, std::nullopt).to(device);
   const std::vector<std::int64_t> dims = smx::cli::parse_dim_list(a.dim);
-  const smx::DimList list(dims);  // one dim: the single-dim op, exactly
-  const smx::Tensor dx = a.op == "softmax" ? smx::softmax_backward(g, y, list)
-                                           : smx::log_softmax_backward(g, y, list);
-  emit(dx, a.out);
+  // one dim: the single-dim op, exactly
+  emit(smx::backward(smx::backward_of(smx::parse_op(a.op)), g, y, smx::DimList(dims)), a.out);
   return 0;
 }
 
@@ -180,18 +176,28 @@ int main(int argc, char** argv) {
              "Exit status: 0 ok, 1 bad input data, 2 usage error.\n");
 
   std::string chosen;
+  smx::Op chosen_op = smx::Op::kSoftmax;  // the forward subcommand's op
   ForwardArgs fwd[3];
-  const char* ops[3] = {"softmax", "log_softmax", "softmin"};
+  const smx::Op ops[3] = {smx::Op::kSoftmax, smx::Op::kLogSoftmax, smx::Op::kSoftmin};
   const char* whats[3] = {"softmax(x, dim): exp(x) / sum(exp(x)) along dim",
                           "log_softmax(x, dim): x - log(sum(exp(x))) along dim",
                           "softmin(x, dim): softmax(-x, dim)"};
-  for (int i = 0; i < 3; ++i) add_forward(app, ops[i], whats[i], fwd[i], chosen);
+  for (int i = 0; i < 3; ++i) add_forward(app, ops[i], whats[i], fwd[i], chosen, chosen_op);
 
   BackwardArgs bwd;
   CLI::App* backward = app.add_subcommand("backward", "the gradient dL/dx of softmax or log_softmax, "
                                                       "given dL/dy (--grad) and y (--output)");
   backward->add_option("--op", bwd.op, "softmax or log_softmax")->required()
-      ->check(CLI::IsMember({"softmax", "log_softmax"}));
+      ->check(CLI::Validator(
+          [](const std::string& name) {
+            try {
+              (void)smx::backward_of(smx::parse_op(name));
+              return std::string();
+            } catch (const smx::Error& e) {
+              return std::string(e.what());
+            }
+          },
+          "OP"));
   backward->add_option("--dim", bwd.dim, "the dim (or comma-separated dims) the forward op used")
       ->required()->check(smx::cli::dim_list_validator());
   backward->add_option("--grad", bwd.grad, "dL/dy: a .npy file (or - for stdin)")->required();
@@ -227,7 +233,7 @@ int main(int argc, char** argv) {
 
   try {
     for (int i = 0; i < 3; ++i) {
-      if (chosen == ops[i]) return run_forward(chosen, fwd[i]);
+      if (chosen_op == ops[i] && chosen == smx::op_name(ops[i])) return run_forward(chosen_op, fwd[i]);
     }
     if (chosen == "backward") return run_backward(bwd);
     if (masked.owns(chosen)) return masked.run(chosen);

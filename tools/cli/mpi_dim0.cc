@@ -16,7 +16,6 @@ using detail::kColTile;
 using detail::kFusedRowMax;
 using detail::RowStats;
 using detail::SimdDtypeKernels;
-using detail::SoftmaxKind;
 
 const SimdDtypeKernels& kernels_for(Dtype dtype) {
   const detail::SimdKernelTable& t = detail::simd_kernels();
@@ -41,7 +40,7 @@ void check(int rc, const char* call) {
 }
 
 // Tall columns: the running per-lane state, passed along the ranks.
-Tensor tall_columns(SoftmaxKind kind, const Tensor& x, std::int64_t lanes, MPI_Comm comm, int rank, int size) {
+Tensor tall_columns(Op kind, const Tensor& x, std::int64_t lanes, MPI_Comm comm, int rank, int size) {
   const SimdDtypeKernels& k = kernels_for(x.dtype());
   const bool f64 = x.dtype() == kFloat64;
   // The max in the compute type (double for float64, float otherwise), the sum in double.
@@ -69,12 +68,12 @@ Tensor tall_columns(SoftmaxKind kind, const Tensor& x, std::int64_t lanes, MPI_C
 }
 
 // Short columns: global max, then the sum of exp(x - max) in row order along the ranks.
-Tensor short_columns(SoftmaxKind kind, const Tensor& x, std::int64_t lanes, MPI_Comm comm, int rank, int size) {
+Tensor short_columns(Op kind, const Tensor& x, std::int64_t lanes, MPI_Comm comm, int rank, int size) {
   const bool f64 = x.dtype() == kFloat64;
   // The compute-type copy (float16/bfloat16 widen exactly to float32, as the kernels load them).
   const Tensor xc = f64 ? x : x.to(kFloat32).contiguous();
   const SimdDtypeKernels& kc = f64 ? detail::simd_kernels().f64 : detail::simd_kernels().f32;
-  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const bool negate = kind == Op::kSoftmin;
   const std::int64_t rows = x.size(0);
   const int n = static_cast<int>(lanes);
   std::vector<double> max64(f64 ? lanes : 0, -std::numeric_limits<double>::infinity());
@@ -96,7 +95,7 @@ Tensor short_columns(SoftmaxKind kind, const Tensor& x, std::int64_t lanes, MPI_
   // exp(x - max) exactly as the kernels compute it: their write pass with a sum of 1 (y = e * 1).
   std::vector<double> ones(static_cast<std::size_t>(lanes), 1.0);
   Tensor e = empty(xc.sizes(), xc.dtype());
-  const SoftmaxKind exp_kind = negate ? SoftmaxKind::kSoftmin : SoftmaxKind::kSoftmax;
+  const Op exp_kind = negate ? Op::kSoftmin : Op::kSoftmax;
   if (rows > 0) kc.cols_write(exp_kind, xc.data_ptr(), lanes, e.data_ptr(), lanes, rows, lanes, m, ones.data(), false);
   std::vector<double> sum(static_cast<std::size_t>(lanes), 0.0);
   if (rank > 0) check(MPI_Recv(sum.data(), n, MPI_DOUBLE, rank - 1, 2, comm, MPI_STATUS_IGNORE), "MPI_Recv");
@@ -122,7 +121,7 @@ Tensor short_columns(SoftmaxKind kind, const Tensor& x, std::int64_t lanes, MPI_
 }
 
 // A long row: per-chunk statistics from every rank, folded left to right on every rank.
-Tensor long_row(SoftmaxKind kind, const Tensor& x, const std::vector<std::int64_t>& bounds, MPI_Comm comm, int rank,
+Tensor long_row(Op kind, const Tensor& x, const std::vector<std::int64_t>& bounds, MPI_Comm comm, int rank,
                 int size) {
   const SimdDtypeKernels& k = kernels_for(x.dtype());
   const auto elem = static_cast<std::int64_t>(x.element_size());
@@ -157,7 +156,7 @@ Tensor long_row(SoftmaxKind kind, const Tensor& x, const std::vector<std::int64_
 }
 
 // A short row: rank 0 gathers it (at most kFusedRowMax elements), computes, scatters.
-Tensor short_row(SoftmaxKind kind, const Tensor& x, const std::vector<std::int64_t>& bounds, MPI_Comm comm, int rank,
+Tensor short_row(Op kind, const Tensor& x, const std::vector<std::int64_t>& bounds, MPI_Comm comm, int rank,
                  int size) {
   const auto elem = static_cast<std::int64_t>(x.element_size());
   std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
@@ -171,8 +170,8 @@ Tensor short_row(SoftmaxKind kind, const Tensor& x, const std::vector<std::int64
   check(MPI_Gatherv(x.data_ptr(), counts[rank], MPI_BYTE, whole.data_ptr(), counts.data(), displs.data(), MPI_BYTE, 0,
                     comm), "MPI_Gatherv");
   if (rank == 0) {
-    result = kind == SoftmaxKind::kSoftmax      ? softmax(whole, 0)
-             : kind == SoftmaxKind::kLogSoftmax ? log_softmax(whole, 0)
+    result = kind == Op::kSoftmax      ? softmax(whole, 0)
+             : kind == Op::kLogSoftmax ? log_softmax(whole, 0)
                                                 : softmin(whole, 0);
   }
   Tensor y = empty(x.sizes(), x.dtype());
@@ -195,7 +194,7 @@ std::vector<std::int64_t> split_dim0(std::int64_t rows, std::int64_t inner, int 
   return bounds;
 }
 
-Tensor softmax_dim0_exact(SoftmaxKind kind, const Tensor& x_local, const std::vector<std::int64_t>& bounds,
+Tensor softmax_dim0_exact(Op kind, const Tensor& x_local, const std::vector<std::int64_t>& bounds,
                           MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);

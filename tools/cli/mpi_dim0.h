@@ -32,7 +32,7 @@ std::vector<std::int64_t> split_dim0(std::int64_t rows, std::int64_t inner, int 
 
 // This rank's rows of the result; x_local is its rows [bounds[rank], bounds[rank + 1]) of the
 // whole array (C order, of the op's dtype). Collective over comm.
-Tensor softmax_dim0_exact(detail::SoftmaxKind kind, const Tensor& x_local, const std::vector<std::int64_t>& bounds,
+Tensor softmax_dim0_exact(Op kind, const Tensor& x_local, const std::vector<std::int64_t>& bounds,
                           MPI_Comm comm);
 
 }  // namespace smx::cli

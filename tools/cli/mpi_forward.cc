@@ -69,15 +69,8 @@ void agreed(MPI_Comm comm, const char* step, Fn&& fn) {
   if (!all) throw PeerFailed(std::string("another rank failed while ") + step + " (its message says why)");
 }
 
-Tensor run_op(const std::string& op, const Tensor& x, std::int64_t d, bool sharded_dim, MPI_Comm comm) {
-  if (sharded_dim) {
-    if (op == "softmax") return dist::softmax(x, d, comm);
-    if (op == "log_softmax") return dist::log_softmax(x, d, comm);
-    return dist::softmin(x, d, comm);
-  }
-  if (op == "softmax") return softmax(x, d);
-  if (op == "log_softmax") return log_softmax(x, d);
-  return softmin(x, d);
+Tensor run_op(Op op, const Tensor& x, std::int64_t d, bool sharded_dim, MPI_Comm comm) {
+  return sharded_dim ? dist::forward(op, x, d, comm) : forward(op, x, d);
 }
 
 void write_all(int fd, const char* p, std::size_t bytes, std::uint64_t offset, const std::string& path) {
@@ -92,7 +85,7 @@ void write_all(int fd, const char* p, std::size_t bytes, std::uint64_t offset, c
 }
 
 // One file, split between the ranks.
-void run_job(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype, const FileJob& job,
+void run_job(Op op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype, const FileJob& job,
              const std::function<void(const FileJob&)>& one_process) {
   MPI_Comm comm = MPI_COMM_WORLD;
   int rank = 0, size = 1;
@@ -119,9 +112,7 @@ void run_job(const std::string& op, std::optional<std::int64_t> dim, std::option
     const Tensor probe = ones(Size(std::vector<std::int64_t>(info.shape.size(), 1)), info.dtype);
     std::optional<std::int64_t> probe_dim = dim ? dim : std::optional<std::int64_t>(implicit_softmax_dim(ndim));
     if (rank == 0) probe_dim = dim;  // the warning, once
-    const Tensor probed = op == "softmax" ? softmax(probe, probe_dim, dtype)
-                          : op == "log_softmax" ? log_softmax(probe, probe_dim, dtype)
-                                                : softmin(probe, probe_dim, dtype);
+    const Tensor probed = forward(op, probe, probe_dim, dtype);
     result_dtype = probed.dtype();
     d = dim ? *dim : implicit_softmax_dim(ndim);
     if (d < 0) d += ndim;
@@ -155,10 +146,7 @@ void run_job(const std::string& op, std::optional<std::int64_t> dim, std::option
   // pieces, smx::dist, within 2 ulp); any other dim lies whole within each rank's rows.
   Tensor y;
   if (d == 0 && !detail::reference_kernels_selected()) {
-    const detail::SoftmaxKind kind = op == "softmax"       ? detail::SoftmaxKind::kSoftmax
-                                     : op == "log_softmax" ? detail::SoftmaxKind::kLogSoftmax
-                                                           : detail::SoftmaxKind::kSoftmin;
-    y = softmax_dim0_exact(kind, x, bounds, comm);
+    y = softmax_dim0_exact(op, x, bounds, comm);
   } else if (d == 0) {
     y = run_op(op, x, 0, true, comm);
   } else {
@@ -205,7 +193,7 @@ void run_job(const std::string& op, std::optional<std::int64_t> dim, std::option
   });
 }
 
-void run(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype, const std::string& device,
+void run(Op op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype, const std::string& device,
          const std::vector<FileJob>& jobs, const std::function<void(const FileJob&)>& one_process) {
   static MpiSession session;
   // Usage: the same arguments on every rank, so the same verdict.
@@ -221,7 +209,7 @@ void run(const std::string& op, std::optional<std::int64_t> dim, std::optional<D
 
 }  // namespace
 
-bool mpi_forward(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
+bool mpi_forward(Op op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
                  const std::string& device, const std::vector<FileJob>& jobs,
                  const std::function<void(const FileJob&)>& one_process) {
   if (launched_world_size() <= 0) return false;

@@ -14,6 +14,7 @@
 #include "file_jobs.h"
 
 #include "smx/dtype.h"
+#include "smx/op.h"
 
 namespace smx::cli {
 
@@ -27,7 +28,7 @@ int launched_world_size();
 // rank 0 alone through `one_process`. A failure stops every rank at that job; the outputs of the
 // jobs before it are complete, and the failed one leaves no file. Built without MPI, a job of
 // more than one process is an error (each process would otherwise compute and write every file).
-bool mpi_forward(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
+bool mpi_forward(Op op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
                  const std::string& device, const std::vector<FileJob>& jobs,
                  const std::function<void(const FileJob&)>& one_process);
 

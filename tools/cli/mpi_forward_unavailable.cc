@@ -6,7 +6,7 @@
 
 namespace smx::cli {
 
-bool mpi_forward(const std::string&, std::optional<std::int64_t>, std::optional<Dtype>, const std::string&,
+bool mpi_forward(Op, std::optional<std::int64_t>, std::optional<Dtype>, const std::string&,
                  const std::vector<FileJob>&, const std::function<void(const FileJob&)>&) {
   const int size = launched_world_size();
   if (size > 1) {

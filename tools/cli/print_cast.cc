@@ -33,7 +33,7 @@ Tensor cast_for_printing(const Tensor& x, Dtype dtype) {
   }
   if (combos >= static_cast<std::uint64_t>(x.numel())) return x.to(dtype);
   const std::vector<std::int64_t> sizes = x.sizes().vec();
-  const std::vector<std::int64_t> out_strides = detail::contiguous_strides(sizes);
+  const std::vector<std::int64_t> out_strides = x.sizes().contiguous_strides();
   const Tensor out(io::uninitialised_storage(static_cast<std::size_t>(x.numel()) * element_size(dtype)), x.sizes(),
                    out_strides, 0, dtype);
   std::vector<std::size_t> at(picks.size(), 0);  // odometer over the picks

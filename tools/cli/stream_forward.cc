@@ -10,7 +10,7 @@
 
 namespace smx::cli {
 
-bool stream_forward(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
+bool stream_forward(Op op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
                     const std::string& input, const std::string& out) {
   if (out.empty() || input == "-") return false;
   if (const char* env = std::getenv("SMX_STREAM"); env != nullptr && std::string(env) == "0") return false;
@@ -26,20 +26,10 @@ bool stream_forward(const std::string& op, std::optional<std::int64_t> dim, std:
   // prints the implicit-dim warning) the whole array would, before any output exists.
   const auto ndim = static_cast<std::int64_t>(info.shape.size());
   const Tensor probe = ones(Size(std::vector<std::int64_t>(info.shape.size(), 1)), info.dtype);
-  detail::SoftmaxKind kind = detail::SoftmaxKind::kSoftmax;
-  Tensor probed;
-  if (op == "softmax") {
-    probed = softmax(probe, dim, dtype);
-  } else if (op == "log_softmax") {
-    kind = detail::SoftmaxKind::kLogSoftmax;
-    probed = log_softmax(probe, dim, dtype);
-  } else {
-    kind = detail::SoftmaxKind::kSoftmin;
-    probed = softmin(probe, dim, dtype);
-  }
+  const Tensor probed = forward(op, probe, dim, dtype);
   std::int64_t d = dim ? *dim : implicit_softmax_dim(ndim);
   if (d < 0) d += ndim;
-  io::stream_softmax_file(kind, file, d, probed.dtype(), out, io::stream_block_bytes());
+  io::stream_softmax_file(op, file, d, probed.dtype(), out, io::stream_block_bytes());
   return true;
 }
 

@@ -7,15 +7,16 @@
 #include <string>
 
 #include "smx/dtype.h"
+#include "smx/op.h"
 
 namespace smx::cli {
 
-// Runs `op` ("softmax", "log_softmax" or "softmin") from `input` to `out` in bounded blocks when
+// Runs the forward `op` from `input` to `out` in bounded blocks when
 // that applies: INPUT a regular file holding a non-empty C-order array of at least one dim, and
 // SMX_STREAM not "0" (the in-memory path, for comparisons). Returns false, having done nothing,
 // otherwise. Arguments are checked exactly as the op checks them (same errors, same implicit-dim
 // warning) before the output file is created.
-bool stream_forward(const std::string& op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
+bool stream_forward(Op op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
                     const std::string& input, const std::string& out);
 
 }  // namespace smx::cli

@@ -27,13 +27,13 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 template <class IO>
-double RowBackwardAccImpl(BackwardKind kind, const void* gv, const void* yv, std::int64_t n) {
+double RowBackwardAccImpl(Op kind, const void* gv, const void* yv, std::int64_t n) {
   using D = typename IO::D;
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto* g = static_cast<const typename IO::Storage*>(gv);
   const auto* y = static_cast<const typename IO::Storage*>(yv);
-  const bool softmax = kind == BackwardKind::kSoftmax;
+  const bool softmax = kind == Op::kSoftmaxBackward;
   SMX_DOUBLE_SUM(D, acc_lo, acc_hi);
   std::int64_t i = 0;
   for (; i + N <= n; i += N) {
@@ -50,7 +50,7 @@ double RowBackwardAccImpl(BackwardKind kind, const void* gv, const void* yv, std
 }
 
 template <class IO>
-void RowBackwardWriteImpl(BackwardKind kind, const void* gv, const void* yv, void* dxv, std::int64_t n, double acc,
+void RowBackwardWriteImpl(Op kind, const void* gv, const void* yv, void* dxv, std::int64_t n, double acc,
                           bool stream) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
@@ -59,7 +59,7 @@ void RowBackwardWriteImpl(BackwardKind kind, const void* gv, const void* yv, voi
   const auto* g = static_cast<const typename IO::Storage*>(gv);
   const auto* y = static_cast<const typename IO::Storage*>(yv);
   auto* dx = static_cast<typename IO::Storage*>(dxv);
-  const bool softmax = kind == BackwardKind::kSoftmax;
+  const bool softmax = kind == Op::kSoftmaxBackward;
   const auto vacc = hn::Set(d, static_cast<T>(acc));
   stream = CanStream<IO>(stream, N, dx);
   auto compute = [&](hn::Vec<D> gi, hn::Vec<D> yi) {
@@ -81,7 +81,7 @@ void RowBackwardWriteImpl(BackwardKind kind, const void* gv, const void* yv, voi
 // (softmax: sum(g * y); log_softmax: sum(g)) in a per-thread array, then the write pass.
 // `rows` backward rows of n <= kFusedRowMax contiguous elements, evenly spaced.
 template <class IO>
-void RowsBackwardImpl(BackwardKind kind, const void* gv, std::int64_t g_row_stride, const void* yv, std::int64_t y_row_stride, void* dxv,
+void RowsBackwardImpl(Op kind, const void* gv, std::int64_t g_row_stride, const void* yv, std::int64_t y_row_stride, void* dxv,
                       std::int64_t dx_row_stride, std::int64_t rows, std::int64_t n, bool stream) {
   using S = typename IO::Storage;
   const auto* g = static_cast<const S*>(gv);
@@ -94,14 +94,14 @@ void RowsBackwardImpl(BackwardKind kind, const void* gv, std::int64_t g_row_stri
 }
 
 template <class IO, class D>
-void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std::int64_t g_row_stride, std::int64_t g_lane_stride,
+void ColsBackwardImpl(D d, Op kind, const typename IO::Storage* g, std::int64_t g_row_stride, std::int64_t g_lane_stride,
                       const typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, typename IO::Storage* dx,
                       std::int64_t dx_row_stride, std::int64_t dx_lane_stride, std::int64_t n, std::int64_t lanes, bool stream) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const std::int64_t width = lanes / N * N;
   if (width == 0) return;
-  const bool softmax = kind == BackwardKind::kSoftmax;
+  const bool softmax = kind == Op::kSoftmaxBackward;
   // Per lane: partial sums over tiles of kColTile rows, added to a double total. The tile is
   // walked row by row (one contiguous run per row and operand, which the prefetchers follow),
   // the partial sums kept per lane vector between rows (the lo/hi halves of SumAdd): each lane
@@ -148,7 +148,7 @@ void ColsBackwardImpl(D d, BackwardKind kind, const typename IO::Storage* g, std
 }
 
 template <class IO>
-void ColsBackwardContiguous(BackwardKind kind, const void* gv, std::int64_t g_row_stride, const void* yv, std::int64_t y_row_stride,
+void ColsBackwardContiguous(Op kind, const void* gv, std::int64_t g_row_stride, const void* yv, std::int64_t y_row_stride,
                             void* dxv, std::int64_t dx_row_stride, std::int64_t n, std::int64_t lanes, bool stream) {
   using S = typename IO::Storage;
   const typename IO::D d;
@@ -165,7 +165,7 @@ void ColsBackwardContiguous(BackwardKind kind, const void* gv, std::int64_t g_ro
 }
 
 template <class IO>
-void ColsBackwardStrided(BackwardKind kind, const void* gv, std::int64_t g_row_stride, std::int64_t g_lane_stride, const void* yv,
+void ColsBackwardStrided(Op kind, const void* gv, std::int64_t g_row_stride, std::int64_t g_lane_stride, const void* yv,
                          std::int64_t y_row_stride, std::int64_t y_lane_stride, void* dxv, std::int64_t dx_row_stride, std::int64_t dx_lane_stride,
                          std::int64_t n, std::int64_t lanes) {
   using S = typename IO::Storage;

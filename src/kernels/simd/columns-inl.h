@@ -81,15 +81,15 @@ constexpr std::int64_t kColShortGroup = 8;
 constexpr std::int64_t kColShortScratchBytes = std::int64_t{256} << 10;
 
 template <class IO, class D>
-void ColsShortImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
+void ColsShortImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
                    typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t n, std::int64_t width,
                    bool stream) {
   using T = hn::TFromD<D>;
   const SumTag<D> dd;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto ND = static_cast<std::int64_t>(hn::Lanes(dd));
-  const bool negate = kind == SoftmaxKind::kSoftmin;
-  const bool log = kind == SoftmaxKind::kLogSoftmax;
+  const bool negate = kind == Op::kSoftmin;
+  const bool log = kind == Op::kLogSoftmax;
   const std::int64_t per_vector = n * N * static_cast<std::int64_t>(sizeof(T));
   const std::int64_t group = std::clamp<std::int64_t>(kColShortScratchBytes / per_vector, 1, kColShortGroup);
   T* e = ColState<T, 4>(n * N * group);
@@ -142,11 +142,11 @@ void ColsShortImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::in
 // pieces run it over consecutive row blocks starting at multiples of kColTile, which walks the
 // same tiles with the same state, hence the same bits.
 template <class IO, class D>
-void ColsStatsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
+void ColsStatsImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
                    std::int64_t rows, std::int64_t width, hn::TFromD<D>* m, double* sum) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const bool negate = kind == Op::kSoftmin;
   const T inf = std::numeric_limits<T>::infinity();
   auto at = [&](std::int64_t i, std::int64_t l) { return x + i * x_row_stride + l * x_lane_stride; };
   // NaN needs no tracking: exp(NaN - m) is NaN, so a lane holding one ends with a NaN sum (and
@@ -203,13 +203,13 @@ void ColsStatsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::in
 
 // Pass 2 of tall columns: y for `rows` rows from the columns' final max and sum.
 template <class IO, class D>
-void ColsWriteImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
+void ColsWriteImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
                    typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t rows, std::int64_t width,
                    const hn::TFromD<D>* m, const double* sum, bool stream) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const bool negate = kind == SoftmaxKind::kSoftmin;
-  const bool log = kind == SoftmaxKind::kLogSoftmax;
+  const bool negate = kind == Op::kSoftmin;
+  const bool log = kind == Op::kLogSoftmax;
   // Per-lane scale: 1/s, or log(s) for log_softmax.
   T* scale = ColState<T, 1>(width);  // (slot 1: any buffer but m's)
   for (std::int64_t l = 0; l < width; ++l) scale[l] = static_cast<T>(log ? std::log(sum[l]) : 1.0 / sum[l]);
@@ -226,7 +226,7 @@ void ColsWriteImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::in
 }
 
 template <class IO, class D>
-void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
+void ColsImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
               typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes,
               bool stream) {
   using T = hn::TFromD<D>;
@@ -246,7 +246,7 @@ void ColsImpl(D d, SoftmaxKind kind, const typename IO::Storage* x, std::int64_t
 
 // Contiguous lanes: full vectors, then the leftover lanes one at a time.
 template <class IO>
-void ColsContiguous(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride, std::int64_t n,
+void ColsContiguous(Op kind, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride, std::int64_t n,
                     std::int64_t lanes, bool stream) {
   const typename IO::D d;
   const auto* x = static_cast<const typename IO::Storage*>(xv);
@@ -262,7 +262,7 @@ void ColsContiguous(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride,
 
 // Any lane strides: one lane at a time.
 template <class IO>
-void ColsStrided(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride, std::int64_t x_lane_stride, void* yv, std::int64_t y_row_stride,
+void ColsStrided(Op kind, const void* xv, std::int64_t x_row_stride, std::int64_t x_lane_stride, void* yv, std::int64_t y_row_stride,
                  std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes) {
   ColsImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, static_cast<const typename IO::Storage*>(xv),
                x_row_stride, x_lane_stride, static_cast<typename IO::Storage*>(yv), y_row_stride, y_lane_stride, n, lanes, false);
@@ -271,7 +271,7 @@ void ColsStrided(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride, st
 // The tall-column passes on contiguous lanes (full vectors, then leftovers one at a time, as
 // ColsContiguous): `m` holds the compute type (double for float64, float otherwise).
 template <class IO>
-void ColsStatsContiguous(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
+void ColsStatsContiguous(Op kind, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
                          void* mv, double* sum) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
@@ -287,7 +287,7 @@ void ColsStatsContiguous(SoftmaxKind kind, const void* xv, std::int64_t x_row_st
 }
 
 template <class IO>
-void ColsWriteContiguous(SoftmaxKind kind, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride,
+void ColsWriteContiguous(Op kind, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride,
                          std::int64_t rows, std::int64_t lanes, const void* mv, const double* sum, bool stream) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;

@@ -149,9 +149,9 @@ double BlockSumExp(bool negate, const typename IO::Storage* x, std::int64_t n, d
 }
 
 template <class IO>
-RowStats RowStatsImpl(SoftmaxKind kind, const void* xv, std::int64_t n) {
+RowStats RowStatsImpl(Op kind, const void* xv, std::int64_t n) {
   const auto* x = static_cast<const typename IO::Storage*>(xv);
-  const bool negate = kind == SoftmaxKind::kSoftmin;
+  const bool negate = kind == Op::kSoftmin;
   RowStats total{-std::numeric_limits<double>::infinity(), 0.0};
   for (std::int64_t b = 0; b < n; b += kStatsBlock) {
     const std::int64_t len = std::min(kStatsBlock, n - b);
@@ -168,15 +168,15 @@ RowStats RowStatsImpl(SoftmaxKind kind, const void* xv, std::int64_t n) {
 }
 
 template <class IO>
-void RowWriteImpl(SoftmaxKind kind, const void* xv, void* yv, std::int64_t n, RowStats stats, bool stream) {
+void RowWriteImpl(Op kind, const void* xv, void* yv, std::int64_t n, RowStats stats, bool stream) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto* x = static_cast<const typename IO::Storage*>(xv);
   auto* y = static_cast<typename IO::Storage*>(yv);
-  const bool negate = kind == SoftmaxKind::kSoftmin;
-  const bool log = kind == SoftmaxKind::kLogSoftmax;
+  const bool negate = kind == Op::kSoftmin;
+  const bool log = kind == Op::kLogSoftmax;
   const auto vmax = hn::Set(d, static_cast<T>(stats.max));
   // A row of only -inf has sum 0 here; exp(-inf - -inf) is NaN, so the row still ends NaN.
   const auto vscale = hn::Set(d, static_cast<T>(log ? std::log(stats.sum) : 1.0 / stats.sum));
@@ -204,11 +204,11 @@ HWY_INLINE void RowFusedExp(bool negate, const typename IO::Storage* x, typename
                             const typename IO::Storage* next);
 
 template <class IO>
-HWY_INLINE void RowFusedOne(SoftmaxKind kind, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
+HWY_INLINE void RowFusedOne(Op kind, const typename IO::Storage* x, typename IO::Storage* y, std::int64_t n,
                             bool stream, hn::TFromD<typename IO::D>* e, const typename IO::Storage* next) {
   using T = hn::TFromD<typename IO::D>;
-  const bool negate = kind == SoftmaxKind::kSoftmin;
-  if (kind == SoftmaxKind::kLogSoftmax) {
+  const bool negate = kind == Op::kSoftmin;
+  if (kind == Op::kLogSoftmax) {
     const double max = RowMaxPlain<IO>(negate, x, n);
     const double sum = BlockSumExp<IO>(negate, x, n, max, next, next == nullptr ? 0 : n);
     RowWriteImpl<IO>(kind, x, y, n, RowStats{max, sum}, stream);
@@ -287,7 +287,7 @@ constexpr std::int64_t kPrefetchRowBytes = std::int64_t{64} << 10;
 
 // `rows` rows of n <= kFusedRowMax contiguous elements, `x_stride`/`y_stride` apart.
 template <class IO>
-void RowsFusedImpl(SoftmaxKind kind, const void* xv, std::int64_t x_stride, void* yv, std::int64_t y_stride,
+void RowsFusedImpl(Op kind, const void* xv, std::int64_t x_stride, void* yv, std::int64_t y_stride,
                    std::int64_t rows, std::int64_t n, bool stream) {
   const auto N = static_cast<std::int64_t>(hn::Lanes(typename IO::D()));
   auto* e = Scratch<hn::TFromD<typename IO::D>>((n + N - 1) / N * N);
