@@ -3,7 +3,8 @@
 # the cross compiler does not pick up this machine's x86 system headers.
 file(MAKE_DIRECTORY ${OUT}/arm64-include)
 file(CREATE_LINK /usr/include/hwy ${OUT}/arm64-include/hwy SYMBOLIC)
-foreach(file src/kernels/simd_softmax.cc src/kernels/dispatch.cc)
+foreach(file src/kernels/simd_rows.cc src/kernels/simd_columns.cc src/kernels/simd_backward.cc src/kernels/dispatch.cc
+             src/kernels/reference_kernels.cc)
   execute_process(COMMAND ${CXX} -std=c++20 -O1 -Wall -Wextra -Werror -I${SRC}/include -I${SRC}/src
                           -I${OUT}/arm64-include -c ${SRC}/${file} -o ${OUT}/arm64-kernel.o
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

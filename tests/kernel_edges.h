@@ -18,13 +18,7 @@
 #include <set>
 #include <vector>
 
-#include "kernels/simd_kernels.h"
-
-// kStatsBlock lives in src/kernels/simd_softmax.cc today (per target, not in the header). When
-// it moves to simd_kernels.h (smx::detail::kStatsBlock), unqualified lookup from inside
-// smx::detail below finds that one first and this fallback stops being used; until then this
-// mirrors simd_softmax.cc's value.
-inline constexpr std::int64_t kStatsBlock = 8192;
+#include "kernels/kernel_table.h"
 
 namespace smx::detail::edges {
 

@@ -1,5 +1,6 @@
 // A test fixture run once per SIMD target this CPU supports (Highway's HWY_EXPORT_AND_TEST_P
-// idea): the parameter is the target's bit, forced for the test's duration.
+// idea): the parameter is the target's bit, forced for the test's duration - with the SIMD
+// kernels selected even under SMX_ISA=REFERENCE, so these tests test the targets they name.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/simd_kernels.h"
+#include "kernels/kernel_table.h"
 
 namespace smx::test {
 
@@ -24,8 +25,18 @@ inline std::vector<std::int64_t> supported_targets() {
 
 class SimdTargetTest : public ::testing::TestWithParam<std::int64_t> {
  protected:
-  void SetUp() override { detail::force_simd_target_for_test(GetParam()); }
-  void TearDown() override { detail::force_simd_target_for_test(0); }
+  void SetUp() override {
+    reference_ = detail::reference_kernels_selected();
+    detail::force_reference_kernels_for_test(false);
+    detail::force_simd_target_for_test(GetParam());
+  }
+  void TearDown() override {
+    detail::force_simd_target_for_test(0);
+    detail::force_reference_kernels_for_test(reference_);
+  }
+
+ private:
+  bool reference_ = false;
 };
 
 inline std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info) {

@@ -1,6 +1,6 @@
 // A planned softmax-family problem in the form a CUDA kernel takes by value: operand pointers,
 // strides along the softmax dim and across lanes, and the batch dims as sizes and strides (the
-// slab plan of ops/slab_plan.h, flattened to fixed-size arrays). Plain C++: shared by the host
+// plan of engine/plan.h, flattened to fixed-size arrays). Plain C++: shared by the host
 // launcher and the kernels.
 #pragma once
 

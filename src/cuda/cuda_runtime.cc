@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "cuda/cuda_backend.h"
+#include "tensor/device_memory.h"
 #include "cuda/cuda_guard.h"
 #include "smx/device.h"
 #include "smx/errors.h"

@@ -2,7 +2,8 @@
 // queries say "none", anything that needs a GPU raises PyTorch's words for a CPU-only build.
 #include <string>
 
-#include "cuda/cuda_backend.h"
+#include "engine/device_kernels.h"
+#include "tensor/device_memory.h"
 #include "smx/device.h"
 #include "smx/errors.h"
 
@@ -30,8 +31,11 @@ void check_device(int) { not_built(); }
 std::shared_ptr<Storage> allocate(std::size_t, int) { not_built(); }
 void copy_to_device(void*, const void*, std::size_t, int) { not_built(); }
 void copy_to_host(void*, const void*, std::size_t, int) { not_built(); }
-void forward(Op, Dtype, const SlabPlan&, void* const*, int) { not_built(); }
-void backward(Op, Dtype, const SlabPlan&, void* const*, int) { not_built(); }
 }  // namespace detail::cuda
+
+namespace detail {
+void device_forward(Op, Dtype, const Plan&, void* const*, int) { not_built(); }
+void device_backward(Op, Dtype, const Plan&, void* const*, int) { not_built(); }
+}  // namespace detail
 
 }  // namespace smx

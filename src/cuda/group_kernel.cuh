@@ -1,7 +1,7 @@
 // One CUDA kernel for every softmax-family op, forward and backward, rows and columns.
 //
 // A problem is `batch` x `lanes` independent groups of `n` elements (the slab plan of
-// ops/slab_plan.h). A block owns one (batch entry, tile of TL lanes, chunk of n) and is TL x R
+// engine/plan.h). A block owns one (batch entry, tile of TL lanes, chunk of n) and is TL x R
 // threads: threadIdx.x walks lanes (coalesced for columns, where lanes are adjacent in memory)
 // and threadIdx.y walks n (coalesced for rows, TL == 1). Each thread reduces its elements into a
 // statistic (forward: running (max, sum of exp); backward: a sum), the block merges them (warp

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "cuda/cuda_backend.h"
+#include "engine/device_kernels.h"
 #include "cuda/cuda_guard.h"
 #include "cuda/group_kernel.cuh"
 #include "smx/errors.h"
@@ -28,7 +28,7 @@ std::int64_t pow2_at_least(std::int64_t v) {
   return p;
 }
 
-Problem make_problem(const SlabPlan& plan, void* const* base, int operands) {
+Problem make_problem(const Plan& plan, void* const* base, int operands) {
   if (plan.batch.size() > static_cast<std::size_t>(kMaxBatchDims)) {
     throw RuntimeError("smx CUDA: this view's layout needs " + std::to_string(plan.batch.size()) +
                        " batch dims (at most " + std::to_string(kMaxBatchDims) +
@@ -188,7 +188,17 @@ void backward_typed(Op kind, const Problem& p, int device) {
 
 }  // namespace
 
-void forward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[2], int device) {
+}  // namespace smx::detail::cuda
+
+namespace smx::detail {
+
+using cuda::backward_typed;
+using cuda::DeviceGuard;
+using cuda::forward_typed;
+using cuda::make_problem;
+using cuda::Problem;
+
+void device_forward(Op kind, Dtype dtype, const Plan& plan, void* const base[2], int device) {
   const DeviceGuard guard(device);
   const Problem p = make_problem(plan, base, 2);
   switch (dtype) {
@@ -200,7 +210,7 @@ void forward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[2], in
   }
 }
 
-void backward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[3], int device) {
+void device_backward(Op kind, Dtype dtype, const Plan& plan, void* const base[3], int device) {
   const DeviceGuard guard(device);
   const Problem p = make_problem(plan, base, 3);
   switch (dtype) {
@@ -212,4 +222,4 @@ void backward(Op kind, Dtype dtype, const SlabPlan& plan, void* const base[3], i
   }
 }
 
-}  // namespace smx::detail::cuda
+}  // namespace smx::detail

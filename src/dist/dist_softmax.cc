@@ -1,32 +1,29 @@
-// smx::dist: the softmax family over a dim sharded across MPI ranks (see smx/dist.h).
-//
-// Per call: validate (shard_header.cc: one MPI_Allgather of 64 bytes per rank), then
-//   forward:  per group, the local (max, sum of exp(x - max)) from the long-row kernels
-//             (row_stats on chunks of kFusedRowMax, merged left to right); one MPI_Allgather of
-//             the G local pairs (16 bytes each); every rank folds the P pairs of each group in
-//             rank order with merge_row_stats - the fold a single process does over a long
-//             row's chunks - and writes its slice with row_write;
-//   backward: per group, the local sum(g * y) (softmax) or sum(g) (log_softmax) from
-//             row_backward_acc; one MPI_Allgather of the G doubles; a rank-ordered sum; then
-//             row_backward_write.
+// smx::dist: the softmax family over a dim sharded across MPI ranks (see smx/dist.h). A rank's
+// slice is one unit of each group whose partial state the engine computes and a collective merges
+// (engine/engine.h: group_stats / group_write and the backward pair):
+//   forward:  per group, this slice's (max, sum of exp(x - max)) - rows folded over chunks,
+//             columns from the column passes; one MPI_Allgather of the G local pairs (16 bytes
+//             each); every rank folds the P pairs of each group in rank order with
+//             merge_row_stats - the fold a single process does over a long row's chunks - and
+//             writes its slice;
+//   backward: per group, the local sum(g * y) (softmax) or sum(g) (log_softmax); one
+//             MPI_Allgather of the G doubles; a rank-ordered sum; then the write.
+// Per call, first: validate (shard_header.cc: one MPI_Allgather of 64 bytes per rank).
 // Why MPI_Allgather and not MPI_Allreduce with a (max, sum) user op: MPI lets an Allreduce
 // associate a non-commutative op differently on different ranks (recursive doubling does), so
 // the floating-point result may differ in the last bit between ranks; gathering the pairs and
 // folding them in one fixed order on every rank makes the shared statistics bitwise identical
 // everywhere and run to run. The price is (P - 1) x 16 x G bytes received per rank instead of
-// ~2 x 16 x G (README, "Distributed softmax (MPI)", has the cost model).
-// Layout: the dim is moved last (a transposing copy when it is not already last and
-// contiguous), so every group is one contiguous row; the result is moved back.
+// ~2 x 16 x G (docs/distributed.md has the cost model).
+// The kernels are kernel_table()'s (SMX_ISA honoured, REFERENCE included): the engine chooses.
 #include <mpi.h>
 
-#include <algorithm>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "dist/shard_header.h"
-#include "kernels/simd_kernels.h"
-#include "runtime/parallel.h"
+#include "engine/engine.h"
 #include "smx/dist.h"
 #include "smx/errors.h"
 
@@ -34,69 +31,7 @@ namespace smx::dist {
 
 namespace {
 
-using smx::Op;
-using smx::detail::kFusedRowMax;
 using smx::detail::RowStats;
-using smx::detail::SimdDtypeKernels;
-
-using smx::detail::kMinElementsPerThread;
-
-const SimdDtypeKernels& kernels_for(Dtype dtype) {
-  const smx::detail::SimdKernelTable& t = smx::detail::simd_kernels();
-  switch (dtype) {
-    case kFloat32: return t.f32;
-    case kFloat64: return t.f64;
-    case kFloat16: return t.f16;
-    case kBFloat16: return t.bf16;
-    default: throw RuntimeError("smx.dist: dtype " + dtype_name(dtype) + " is not floating");
-  }
-}
-
-// The permutation that moves `dim` last, keeping the other dims in order, and its inverse.
-std::vector<std::int64_t> dim_last(std::int64_t ndim, std::int64_t dim) {
-  std::vector<std::int64_t> perm;
-  for (std::int64_t d = 0; d < ndim; ++d) {
-    if (d != dim) perm.push_back(d);
-  }
-  perm.push_back(dim);
-  return perm;
-}
-std::vector<std::int64_t> inverse(const std::vector<std::int64_t>& perm) {
-  std::vector<std::int64_t> inv(perm.size());
-  for (std::size_t i = 0; i < perm.size(); ++i) inv[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
-  return inv;
-}
-
-// A host tensor with `dim` last and contiguous: groups rows of n elements.
-Tensor as_rows(const Tensor& x, std::int64_t dim) {
-  return x.to(Device(kCPU)).permute(dim_last(x.dim(), dim)).contiguous();
-}
-// The rows back in the input's dim order (contiguous) and on its device.
-Tensor from_rows(const Tensor& rows, std::int64_t dim, const Device& device) {
-  return rows.permute(inverse(dim_last(rows.dim(), dim))).contiguous().to(device);
-}
-
-// Work items: (group, chunk of kFusedRowMax elements) pairs, so that one long row (a sharded
-// vocabulary) and many short ones both spread over the threads.
-struct Chunks {
-  std::int64_t groups, n, per_row;
-  std::int64_t items() const { return groups * per_row; }
-  std::int64_t begin(std::int64_t item) const { return (item % per_row) * kFusedRowMax; }
-  std::int64_t len(std::int64_t item) const { return std::min(kFusedRowMax, n - begin(item)); }
-  std::int64_t row(std::int64_t item) const { return item / per_row; }
-};
-
-Chunks chunks_of(std::int64_t groups, std::int64_t n) {
-  return {groups, n, std::max<std::int64_t>(1, (n + kFusedRowMax - 1) / kFusedRowMax)};
-}
-
-template <typename Fn>
-void for_each_chunk(const Chunks& c, Fn&& fn) {
-  smx::detail::parallel_for(c.items(), c.groups * c.n / kMinElementsPerThread + 1,
-                            [&](std::int64_t b, std::int64_t e) {
-                              for (std::int64_t i = b; i < e; ++i) fn(i);
-                            });
-}
 
 // One MPI_Allgather of `count` records of `words` doubles per rank (a contiguous datatype, so
 // that the int count is the number of groups, not of doubles).
@@ -117,105 +52,56 @@ std::vector<double> allgather(const std::vector<double>& mine, std::int64_t grou
   return all;
 }
 
-Tensor forward_impl(Op kind, const Tensor& x, std::int64_t dim, MPI_Comm comm) {
-  detail::check_mpi_ready(kind, comm);
-  const detail::ShardLayout layout = detail::exchange_headers(kind, detail::describe_shard(kind, x, nullptr, dim), comm);
+Tensor forward_impl(Op op, const Tensor& x_in, std::int64_t dim, MPI_Comm comm) {
+  detail::check_mpi_ready(op, comm);
+  const detail::ShardLayout layout = detail::exchange_headers(op, detail::describe_shard(op, x_in, nullptr, dim), comm);
   // Decided from gathered values only, so every rank skips the statistics exchange together.
-  if (layout.groups == 0 || layout.n_total == 0) return empty(x.sizes(), x.dtype(), x.device());
+  if (layout.groups == 0 || layout.n_total == 0) return empty(x_in.sizes(), x_in.dtype(), x_in.device());
 
-  const Tensor rows = as_rows(x, layout.dim);
-  Tensor out = empty(rows.sizes(), rows.dtype());
-  const SimdDtypeKernels& k = kernels_for(x.dtype());
-  const auto elem = static_cast<std::int64_t>(x.element_size());
-  const std::int64_t n = x.size(layout.dim);
-  const Chunks c = chunks_of(layout.groups, n);
-  const auto* in = static_cast<const char*>(rows.data_ptr());
-  auto* dst = static_cast<char*>(out.data_ptr());
-
-  // Local statistics per group; an empty slice contributes (-inf, 0), which merges as nothing.
+  const Tensor x = x_in.to(Device(kCPU));
+  const std::vector<RowStats> local = smx::detail::group_stats(op, x, layout.dim);
   std::vector<double> mine(static_cast<std::size_t>(2 * layout.groups));
-  {
-    std::vector<RowStats> partial(static_cast<std::size_t>(c.items()),
-                                  RowStats{-std::numeric_limits<double>::infinity(), 0.0});
-    if (n > 0) {
-      for_each_chunk(c, [&](std::int64_t i) {
-        partial[static_cast<std::size_t>(i)] = k.row_stats(kind, in + (c.row(i) * n + c.begin(i)) * elem, c.len(i));
-      });
-    }
-    for (std::int64_t g = 0; g < layout.groups; ++g) {
-      RowStats t = partial[static_cast<std::size_t>(g * c.per_row)];
-      for (std::int64_t j = 1; j < c.per_row; ++j) {
-        t = smx::detail::merge_row_stats(t, partial[static_cast<std::size_t>(g * c.per_row + j)]);
-      }
-      mine[static_cast<std::size_t>(2 * g)] = t.max;
-      mine[static_cast<std::size_t>(2 * g + 1)] = t.sum;
-    }
+  for (std::size_t g = 0; g < local.size(); ++g) {
+    mine[2 * g] = local[g].max;
+    mine[2 * g + 1] = local[g].sum;
   }
   const std::vector<double> all = allgather(mine, layout.groups, 2, layout.size, comm);
-  if (n == 0) return from_rows(out, layout.dim, x.device());
-
+  Tensor y = empty(x.sizes(), x.dtype());
+  if (x.numel() == 0) return y.to(x_in.device());
   // The rank-ordered fold, identical on every rank.
   std::vector<RowStats> total(static_cast<std::size_t>(layout.groups));
   for (std::int64_t g = 0; g < layout.groups; ++g) {
     RowStats t{all[static_cast<std::size_t>(2 * g)], all[static_cast<std::size_t>(2 * g + 1)]};
     for (int r = 1; r < layout.size; ++r) {
-      const std::size_t at = static_cast<std::size_t>(2 * (r * layout.groups + g));
+      const auto at = static_cast<std::size_t>(2 * (r * layout.groups + g));
       t = smx::detail::merge_row_stats(t, RowStats{all[at], all[at + 1]});
     }
     total[static_cast<std::size_t>(g)] = t;
   }
-  for_each_chunk(c, [&](std::int64_t i) {
-    const std::int64_t at = (c.row(i) * n + c.begin(i)) * elem;
-    k.row_write(kind, in + at, dst + at, c.len(i), total[static_cast<std::size_t>(c.row(i))], false);
-  });
-  return from_rows(out, layout.dim, x.device());
+  smx::detail::group_write(op, x, layout.dim, total, y);
+  return y.to(x_in.device());
 }
 
-Tensor backward_impl(Op kind, const Tensor& grad, const Tensor& output,
-                std::int64_t dim, MPI_Comm comm) {
-  detail::check_mpi_ready(kind, comm);
+Tensor backward_impl(Op op, const Tensor& grad_in, const Tensor& output_in, std::int64_t dim, MPI_Comm comm) {
+  detail::check_mpi_ready(op, comm);
   const detail::ShardLayout layout =
-      detail::exchange_headers(kind, detail::describe_shard(kind, grad, &output, dim), comm);
-  if (layout.groups == 0 || layout.n_total == 0) return empty(grad.sizes(), grad.dtype(), grad.device());
+      detail::exchange_headers(op, detail::describe_shard(op, grad_in, &output_in, dim), comm);
+  if (layout.groups == 0 || layout.n_total == 0) return empty(grad_in.sizes(), grad_in.dtype(), grad_in.device());
 
-  const Tensor g_rows = as_rows(grad, layout.dim);
-  const Tensor y_rows = as_rows(output, layout.dim);
-  Tensor out = empty(g_rows.sizes(), g_rows.dtype());
-  const SimdDtypeKernels& k = kernels_for(grad.dtype());
-  const auto elem = static_cast<std::int64_t>(grad.element_size());
-  const std::int64_t n = grad.size(layout.dim);
-  const Chunks c = chunks_of(layout.groups, n);
-  const auto* gp = static_cast<const char*>(g_rows.data_ptr());
-  const auto* yp = static_cast<const char*>(y_rows.data_ptr());
-  auto* dst = static_cast<char*>(out.data_ptr());
-
-  std::vector<double> mine(static_cast<std::size_t>(layout.groups), 0.0);
-  if (n > 0) {
-    std::vector<double> partial(static_cast<std::size_t>(c.items()));
-    for_each_chunk(c, [&](std::int64_t i) {
-      const std::int64_t at = (c.row(i) * n + c.begin(i)) * elem;
-      partial[static_cast<std::size_t>(i)] = k.row_backward_acc(kind, gp + at, yp + at, c.len(i));
-    });
-    for (std::int64_t g = 0; g < layout.groups; ++g) {
-      double t = 0.0;
-      for (std::int64_t j = 0; j < c.per_row; ++j) t += partial[static_cast<std::size_t>(g * c.per_row + j)];
-      mine[static_cast<std::size_t>(g)] = t;
-    }
-  }
+  const Tensor grad = grad_in.to(Device(kCPU));
+  const Tensor output = output_in.to(Device(kCPU));
+  const std::vector<double> mine = smx::detail::group_backward_acc(op, grad, output, layout.dim);
   const std::vector<double> all = allgather(mine, layout.groups, 1, layout.size, comm);
-  if (n == 0) return from_rows(out, layout.dim, grad.device());
-
+  Tensor dx = empty(grad.sizes(), grad.dtype());
+  if (grad.numel() == 0) return dx.to(grad_in.device());
   std::vector<double> total(static_cast<std::size_t>(layout.groups));
   for (std::int64_t g = 0; g < layout.groups; ++g) {
     double t = all[static_cast<std::size_t>(g)];
     for (int r = 1; r < layout.size; ++r) t += all[static_cast<std::size_t>(r * layout.groups + g)];
     total[static_cast<std::size_t>(g)] = t;
   }
-  for_each_chunk(c, [&](std::int64_t i) {
-    const std::int64_t at = (c.row(i) * n + c.begin(i)) * elem;
-    k.row_backward_write(kind, gp + at, yp + at, dst + at, c.len(i), total[static_cast<std::size_t>(c.row(i))], false);
-  });
-  return from_rows(out, layout.dim, grad.device());
+  smx::detail::group_backward_write(op, grad, output, layout.dim, total, dx);
+  return dx.to(grad_in.device());
 }
 
 }  // namespace
@@ -229,23 +115,17 @@ Tensor backward(Op op, const Tensor& grad_local, const Tensor& output_local, std
   return backward_impl(op, grad_local, output_local, dim, comm);
 }
 
-Tensor softmax(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) {
-  return forward_impl(Op::kSoftmax, x_local, dim, comm);
-}
+Tensor softmax(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) { return forward_impl(Op::kSoftmax, x_local, dim, comm); }
 Tensor log_softmax(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) {
   return forward_impl(Op::kLogSoftmax, x_local, dim, comm);
 }
-Tensor softmin(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) {
-  return forward_impl(Op::kSoftmin, x_local, dim, comm);
-}
+Tensor softmin(const Tensor& x_local, std::int64_t dim, MPI_Comm comm) { return forward_impl(Op::kSoftmin, x_local, dim, comm); }
 Tensor softmax_backward(const Tensor& grad_local, const Tensor& output_local, std::int64_t dim, MPI_Comm comm) {
-  return backward_impl(Op::kSoftmaxBackward, grad_local, output_local, dim,
-                  comm);
+  return backward_impl(Op::kSoftmaxBackward, grad_local, output_local, dim, comm);
 }
 Tensor log_softmax_backward(const Tensor& grad_local, const Tensor& output_local, std::int64_t dim,
                             MPI_Comm comm) {
-  return backward_impl(Op::kLogSoftmaxBackward, grad_local,
-                  output_local, dim, comm);
+  return backward_impl(Op::kLogSoftmaxBackward, grad_local, output_local, dim, comm);
 }
 
 }  // namespace smx::dist

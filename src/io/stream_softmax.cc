@@ -8,8 +8,7 @@
 
 #include "io/atomic_file.h"
 #include "io/host_buffer.h"
-#include "kernels/simd_kernels.h"
-#include "ops/softmax_pieces.h"
+#include "engine/engine.h"
 #include "smx/softmax.h"
 
 namespace smx::io {
@@ -130,10 +129,10 @@ void whole_slices(Streamer& s, std::int64_t outer, std::int64_t n, std::int64_t 
 }
 
 // Rows longer than a block: pass 1 folds (max, sum) over pieces of whole chunks, pass 2 writes.
-void long_rows(Streamer& s, std::int64_t outer, std::int64_t n, std::int64_t block_elems) {
-  const std::int64_t piece = std::max<std::int64_t>(1, block_elems / detail::kFusedRowMax) * detail::kFusedRowMax;
+void long_rows(Streamer& s, std::int64_t outer, std::int64_t n, std::int64_t block_elems, std::int64_t chunk) {
+  const std::int64_t piece = std::max<std::int64_t>(1, block_elems / chunk) * chunk;
   for (std::int64_t o = 0; o < outer; ++o) {
-    detail::LongRowPieces row(s.kind(), s.dtype());
+    detail::RowPieces row(s.kind(), s.dtype());
     for (std::int64_t i = 0; i < n; i += piece) {
       const std::int64_t len = std::min(piece, n - i);
       row.add(s.read(static_cast<std::uint64_t>(o * n + i), 1, len, len), len);
@@ -155,7 +154,7 @@ std::int64_t lane_block(std::int64_t lanes, std::int64_t inner) {
   return lanes;
 }
 
-// Short columns (n <= kColShortN, or reference kernels): slabs of all n rows and a block of lanes.
+// Short columns (one unit, cut_for): slabs of all n rows and a block of lanes.
 // A slab is never one lane wide: an (n, 1) array is a last-dim problem to the library (the row
 // kernels), not the column problem the whole array is, and its bits differ.
 void column_slabs(Streamer& s, std::int64_t outer, std::int64_t n, std::int64_t inner, std::int64_t block_elems) {
@@ -177,14 +176,15 @@ void column_slabs(Streamer& s, std::int64_t outer, std::int64_t n, std::int64_t 
 
 // Tall columns: for each block of lanes, pass 1 over blocks of whole tiles of rows folds the
 // per-lane (max, sum), pass 2 writes.
-void tall_columns(Streamer& s, std::int64_t outer, std::int64_t n, std::int64_t inner, std::int64_t block_elems) {
-  const std::int64_t lanes = lane_block(block_elems / detail::kColTile, inner);
+void tall_columns(Streamer& s, std::int64_t outer, std::int64_t n, std::int64_t inner, std::int64_t block_elems,
+                  std::int64_t tile) {
+  const std::int64_t lanes = lane_block(block_elems / tile, inner);
   for (std::int64_t o = 0; o < outer; ++o) {
     for (std::int64_t l0 = 0; l0 < inner; l0 += lanes) {
       const std::int64_t w = std::min(lanes, inner - l0);
-      const std::int64_t rows = std::max<std::int64_t>(1, block_elems / w / detail::kColTile) * detail::kColTile;
+      const std::int64_t rows = std::max<std::int64_t>(1, block_elems / w / tile) * tile;
       const auto at = [&](std::int64_t r) { return static_cast<std::uint64_t>((o * n + r) * inner + l0); };
-      detail::TallColumnPieces cols(s.kind(), s.dtype(), w);
+      detail::ColumnPieces cols(s.kind(), s.dtype(), w);
       for (std::int64_t r = 0; r < n; r += rows) {
         const std::int64_t h = std::min(rows, n - r);
         cols.add(s.read(at(r), h, inner, w), h);
@@ -228,16 +228,16 @@ void stream_softmax_file(Op kind, const NpyFile& input, std::int64_t dim, Dtype 
   const std::string preamble = npy_preamble(shape, npy_stored_dtype(dtype));
   out.write_at(preamble.data(), preamble.size(), 0);
   Streamer s(kind, input, dtype, out, preamble.size());
-  const bool pieces = detail::softmax_pieces_available();
+  const detail::Cut cut = detail::cut_for(n, inner);
   if (n * inner <= block_elems) {
     whole_slices(s, outer, n, inner, block_elems / (n * inner));
-  } else if (inner == 1) {
-    if (n <= detail::kFusedRowMax || !pieces) whole_slices(s, outer, n, 1, 1);  // one row: at most 64Ki elements
-    else long_rows(s, outer, n, block_elems);
-  } else if (n <= detail::kColShortN || !pieces) {
+  } else if (cut.rows) {
+    if (cut.whole) whole_slices(s, outer, n, 1, 1);  // one row: at most one chunk
+    else long_rows(s, outer, n, block_elems, cut.chunk);
+  } else if (cut.whole) {
     column_slabs(s, outer, n, inner, block_elems);
   } else {
-    tall_columns(s, outer, n, inner, block_elems);
+    tall_columns(s, outer, n, inner, block_elems, cut.chunk);
   }
   out.commit();
 }

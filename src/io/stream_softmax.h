@@ -2,8 +2,8 @@
 // computed and written in blocks of about `block_bytes`, so a file larger than RAM works, and the
 // result is bitwise identical to the in-memory op on the whole array.
 //
-// The array is seen as (outer, n, inner), n being the softmax dim. Blocks follow the library's
-// own decomposition (ops/softmax_executor.cc), which depends only on the shape and dim:
+// The array is seen as (outer, n, inner), n being the softmax dim. Blocks follow the engine's own
+// decomposition (engine/engine.h: cut_for and the pieces), which depends only on the shape and dim:
 //   - whole groups fit (n * inner elements per outer index): blocks of whole outer slices, each
 //     given to softmax_out - the same op on a smaller batch, exact by construction;
 //   - one long last-dim row does not fit: two passes over the row in pieces of whole 64Ki
@@ -12,8 +12,6 @@
 //     column slabs (all n rows, a block of lanes; pread per row) and given to softmax_out; taller
 //     columns take two passes over blocks of whole kColTile-row tiles (per-lane running max and
 //     sum, then the write) for as many lanes as fit - the column kernel's own two passes.
-// With the scalar reference kernels (SMX_ISA=REFERENCE) there are no two-pass pieces: long rows
-// and tall column slabs are then held whole, exceeding `block_bytes`.
 // Output goes through AtomicFile: nothing appears under `output` unless everything succeeded.
 #pragma once
 
@@ -22,7 +20,7 @@
 #include <string>
 
 #include "io/npy_file.h"
-#include "kernels/softmax_kernel_api.h"
+#include "smx/op.h"
 
 namespace smx::io {
 

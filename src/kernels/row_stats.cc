@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/simd_kernels.h"
+#include "kernels/kernel_table.h"
 
 namespace smx::detail {
 

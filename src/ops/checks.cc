@@ -124,5 +124,67 @@ void check_grad_input(const Tensor& grad_input, const Tensor& grad) {
   }
 }
 
+namespace {
+
+// The mask's strides over x's dims (0 where it broadcasts), NumPy's rule aligned from the right.
+std::vector<std::int64_t> broadcast_strides(const Tensor& m, const Size& shape, const char* op) {
+  if (m.dtype() != kBool) {
+    throw RuntimeError(std::string(op) + ": expected a bool mask (True = the element takes part), got mask with dtype " +
+                       dtype_name(m.dtype()));
+  }
+  const auto nd = static_cast<std::int64_t>(shape.size());
+  if (m.dim() > nd) {
+    throw RuntimeError(std::string(op) + ": the mask's shape " + m.sizes().str() + " has more dims than the input's " +
+                       "shape " + shape.str() + "; a mask must broadcast to the input's shape");
+  }
+  std::vector<std::int64_t> strides(shape.size(), 0);
+  for (std::int64_t d = 0; d < m.dim(); ++d) {
+    const std::int64_t xd = nd - m.dim() + d;
+    const std::int64_t ms = m.size(d);
+    const std::int64_t xs = shape[static_cast<std::size_t>(xd)];
+    if (ms == xs) {
+      strides[static_cast<std::size_t>(xd)] = ms == 1 ? 0 : m.stride(d);
+    } else if (ms == 1) {
+      strides[static_cast<std::size_t>(xd)] = 0;
+    } else if (xs != 1) {  // PyTorch's words (a = the input, b = the mask; dim counted in the input)
+      throw RuntimeError("The size of tensor a (" + std::to_string(xs) + ") must match the size of tensor b (" +
+                         std::to_string(ms) + ") at non-singleton dimension " + std::to_string(xd));
+    } else {
+      throw RuntimeError(std::string(op) + ": the mask's shape " + m.sizes().str() +
+                         " does not broadcast to the input's shape " + shape.str() +
+                         " (the mask may not grow the input's size-1 dim " + std::to_string(xd) + ")");
+    }
+  }
+  return strides;
+}
+
+}  // namespace
+
+std::int64_t check_masked(const Size& shape, const std::optional<Tensor>& mask, std::int64_t dim,
+                          const MaskedSoftmaxOptions& options, const char* op, MaskSpec& spec) {
+  const auto nd = static_cast<std::int64_t>(shape.size());
+  const std::int64_t wrapped = wrap_dim(dim, nd);
+  spec = MaskSpec{};
+  spec.strides.assign(shape.size(), 0);
+  if (mask && mask->defined()) {
+    spec.strides = broadcast_strides(*mask, shape, op);
+    spec.base = static_cast<const std::uint8_t*>(mask->data_ptr());
+  }
+  if (options.causal) {
+    if (nd < 2) {
+      throw RuntimeError(std::string(op) + ": causal needs an input of shape (..., L, S) with at least 2 dims, got " +
+                         "shape " + shape.str());
+    }
+    if (wrapped != nd - 1) {
+      throw RuntimeError(std::string(op) + ": causal applies only to the last dim (S of an input of shape (..., L, S)), "
+                         "got dim " + std::to_string(dim) + " of an input with " + std::to_string(nd) + " dims");
+    }
+    spec.causal = true;
+  }
+  spec.scale = options.scale;
+  spec.policy = options.fully_masked;
+  return wrapped;
+}
+
 }  // namespace detail
 }  // namespace smx

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/mask_spec.h"
+#include "smx/masked_softmax.h"
 #include "smx/op.h"
 #include "smx/softmax_dims.h"
 #include "smx/tensor.h"
@@ -52,5 +54,14 @@ void check_out(const Tensor& out, const Tensor& x);
 void check_backward_pair(const Tensor& grad, const Tensor& output, const char* op = nullptr);
 // grad_input= of a backward op: grad_output's shape and dtype, its device.
 void check_grad_input(const Tensor& grad_input, const Tensor& grad);
+
+// ---- the masked ops ----
+
+// The masked ops' arguments against x's `shape`: dim wrapped; the mask (bool, broadcastable to the
+// shape under NumPy's rules, read through stride-0 views, never expanded; PyTorch's words where
+// they apply); causal only over the last dim of an input of at least 2 dims. Returns the wrapped
+// dim and fills `spec` (the mask's bytes, its strides over x's dims, the options).
+std::int64_t check_masked(const Size& shape, const std::optional<Tensor>& mask, std::int64_t dim,
+                          const MaskedSoftmaxOptions& options, const char* op, MaskSpec& spec);
 
 }  // namespace smx::detail

@@ -4,7 +4,8 @@
 #include <string>
 
 #include "ops/checks.h"
-#include "ops/softmax_dims_executor.h"
+#include "engine/engine.h"
+#include "ops/host_fallback.h"
 #include "smx/errors.h"
 #include "smx/softmax.h"
 #include "smx/softmax_dims.h"
@@ -27,11 +28,11 @@ Tensor forward(Op op, const Tensor& x, DimList dims, std::optional<Dtype> dtype)
   const std::vector<std::int64_t> wrapped = detail::wrap_dims(op, dims, input.dim());
   if (input.numel() == 0) return empty(input.sizes(), input.dtype(), input.device());
   detail::check_kernel_dtype(op, input, /*last=*/false);  // a group is never a plain last-dim row
-  if (input.is_cuda()) {  // no CUDA kernel for groups: through the host, back to x's device
-    return forward(op, input.to(Device(kCPU)), dims, std::nullopt).to(input.device());
+  if (detail::on_device(input)) {  // no CUDA kernel for groups
+    return forward(op, detail::to_host(input), dims, std::nullopt).to(input.device());
   }
   Tensor out = empty(input.sizes(), input.dtype());
-  detail::execute_forward_dims(op, input, out, wrapped);
+  detail::engine_forward(op, input, out, wrapped);
   return out;
 }
 
@@ -45,12 +46,11 @@ Tensor backward(Op op, const Tensor& grad, const Tensor& output, DimList dims) {
   const std::vector<std::int64_t> wrapped = detail::wrap_dims(op, dims, grad.dim());
   if (grad.numel() == 0) return empty(grad.sizes(), grad.dtype(), grad.device());
   detail::check_kernel_dtype(op, grad, /*last=*/false);
-  if (grad.is_cuda()) {
-    const Device cpu(kCPU);
-    return backward(op, grad.to(cpu), output.to(cpu), dims).to(grad.device());
+  if (detail::on_device(grad)) {
+    return backward(op, detail::to_host(grad), detail::to_host(output), dims).to(grad.device());
   }
   Tensor dx = empty(grad.sizes(), grad.dtype());
-  detail::execute_backward_dims(op, grad, output, dx, wrapped);
+  detail::engine_backward(op, grad, output, dx, wrapped);
   return dx;
 }
 

@@ -171,6 +171,12 @@ int get_num_threads() { return thread_setting().load(); }
 
 namespace detail {
 
+namespace {
+std::atomic<bool> g_chunks_wait{false};
+}  // namespace
+
+void chunks_wait_for_each_other_for_test(bool on) { g_chunks_wait.store(on); }
+
 void parallel_for(std::int64_t n, std::int64_t max_chunks,
                   const std::function<void(std::int64_t, std::int64_t)>& fn) {
   if (n <= 0) return;
@@ -180,7 +186,14 @@ void parallel_for(std::int64_t n, std::int64_t max_chunks,
     fn(0, n);
     return;
   }
+  std::atomic<std::int64_t> started{0};
+  const bool wait = g_chunks_wait.load(std::memory_order_relaxed);
   const std::function<void(std::int64_t)> chunk_fn = [&](std::int64_t c) {
+    if (wait) {
+      started.fetch_add(1);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (started.load() < chunks && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    }
     const std::int64_t begin = n * c / chunks;
     const std::int64_t end = n * (c + 1) / chunks;
     if (begin < end) fn(begin, end);

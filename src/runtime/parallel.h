@@ -21,4 +21,9 @@ inline constexpr std::int64_t kStreamBytes = 8 << 20;
 void parallel_for(std::int64_t n, std::int64_t max_chunks,
                   const std::function<void(std::int64_t begin, std::int64_t end)>& fn);
 
+// For tests that assert how work was split: every chunk of a parallel_for waits (up to a few
+// seconds) until all its chunks have started, so each runs on a thread of its own - the split is
+// then visible however quickly one thread could have done everything.
+void chunks_wait_for_each_other_for_test(bool on);
+
 }  // namespace smx::detail

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "cuda/cuda_backend.h"
+#include "tensor/device_memory.h"
 #include "smx/device.h"
 #include "smx/errors.h"
 #include "smx/tensor.h"

@@ -3,7 +3,7 @@
 #include <random>
 #include <string>
 
-#include "cuda/cuda_backend.h"
+#include "tensor/device_memory.h"
 #include "smx/errors.h"
 #include "smx/tensor.h"
 #include "tensor/element_access.h"

@@ -20,7 +20,7 @@
 
 #include <hwy/targets.h>
 
-#include "kernels/simd_kernels.h"
+#include "kernels/kernel_table.h"
 #include "smx/smx.h"
 
 namespace {
@@ -249,6 +249,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::vector<Case> cases = all_cases();
+  if (argc > 2 && std::string(argv[1]) == "--dump") {  // the output bytes of the case named argv[2], in hex
+    for (const Case& c : cases) {
+      if (c.name != argv[2]) continue;
+      const Tensor t = c.run().contiguous();
+      const auto* b = static_cast<const unsigned char*>(t.data_ptr());
+      const std::size_t e = t.element_size();
+      for (std::int64_t i = 0; i < t.numel(); ++i) {
+        for (std::size_t k = e; k-- > 0;) std::printf("%02x", b[i * static_cast<std::int64_t>(e) + static_cast<std::int64_t>(k)]);
+        std::printf("\n");
+      }
+    }
+    return 0;
+  }
   int disagreements = 0;
   for (const Case& c : cases) {
     smx::set_num_threads(1);

@@ -223,3 +223,25 @@ def test_show_with_dtype_casts_what_it_prints(smx_bin, tmp_path, shape, dtype):
     p = smx(smx_bin, "show", "--dtype", dtype, str(src))
     assert p.returncode == 0, p.stderr
     assert p.stdout.decode() == repr(torch.from_numpy(a.astype("<f4")).to(getattr(torch, dtype))) + "\n"
+
+
+@pytest.mark.parametrize("shape,dim,block", [((2, 140000), 1, 1 << 16), ((1300, 40), 0, 4096)],
+                         ids=["long rows in pieces", "tall columns in row blocks"])
+def test_streaming_runs_the_reference_kernels_under_smx_isa_reference(smx_bin, tmp_path, shape, dim, block):
+    """SMX_ISA=REFERENCE reaches the streaming pieces: streamed in small blocks, the file is the
+    in-memory op's under REFERENCE byte for byte, and differs from the SIMD kernels' bytes (the
+    reference computes in double, so some elements round differently)."""
+    src = tmp_path / "in.npy"
+    np.save(src, data(shape, "<f4", seed=9))
+    args = ["softmax", "--dim", str(dim), str(src)]
+    assert streamed_equals_in_memory(smx_bin, tmp_path, args, block)  # (the SIMD target)
+    reference = {"SMX_ISA": "REFERENCE"}
+    outs = {}
+    for name, env in [("ref_stream", {**reference, "SMX_STREAM_BLOCK_BYTES": str(block)}),
+                      ("ref_memory", {**reference, "SMX_STREAM": "0"}), ("simd_stream", {"SMX_STREAM_BLOCK_BYTES": str(block)})]:
+        out = tmp_path / f"{name}.npy"
+        p = smx(smx_bin, *args, "-o", str(out), env=env)
+        assert p.returncode == 0, p.stderr
+        outs[name] = out.read_bytes()
+    assert outs["ref_stream"] == outs["ref_memory"]
+    assert outs["ref_stream"] != outs["simd_stream"]

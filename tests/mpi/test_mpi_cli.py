@@ -158,3 +158,22 @@ def test_stdin_or_no_output_is_a_usage_error_under_mpirun(tmp_path):
 def test_one_process_unchanged_without_mpirun(tmp_path):
     r = run_one(["softmax", "--dim", "0", "[1, 2, 3]"])
     assert r.returncode == 0 and r.stdout.startswith("tensor([0.0900, 0.2447, 0.6652])")
+
+
+@pytest.mark.parametrize("name,shape", [("tall_columns", (1500, 5)), ("long_row", (140001,)), ("short_columns", (103, 7))])
+def test_the_ranks_run_the_reference_kernels_under_smx_isa_reference(tmp_path, name, shape):
+    """SMX_ISA=REFERENCE reaches the ranks' pieces: 3 ranks write one process's REFERENCE bytes,
+    which differ from the SIMD kernels' (the reference computes in double)."""
+    src = tmp_path / "in.npy"
+    np.save(src, data(shape).astype(np.float32))
+    args = ["softmax", "--dim", "0", str(src)]
+    reference = dict(os.environ, SMX_ISA="REFERENCE")
+    one_ref, many_ref, one_simd = tmp_path / "one_ref.npy", tmp_path / "many_ref.npy", tmp_path / "one_simd.npy"
+    env = {k: v for k, v in reference.items() if not k.startswith(("OMPI_", "PMI"))}
+    assert subprocess.run([SMX, *args, "-o", str(one_ref)], capture_output=True, env=env).returncode == 0
+    r = subprocess.run([MPIRUN, "-n", "3", SMX, *args, "-o", str(many_ref)], capture_output=True, text=True,
+                       timeout=120, env=reference)
+    assert r.returncode == 0, r.stderr
+    assert run_one([*args, "-o", str(one_simd)]).returncode == 0
+    assert one_ref.read_bytes() == many_ref.read_bytes()
+    assert one_ref.read_bytes() != one_simd.read_bytes()

@@ -26,7 +26,7 @@ constexpr Op kOps[] = {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin};
 
 class KernelEdges : public test::SimdTargetTest {
  protected:
-  std::int64_t lanes() const { return detail::simd_kernels().lanes_f32; }
+  std::int64_t lanes() const { return detail::simd_kernel_table().lanes_f32; }
 };
 
 std::string label(Dtype dtype, const Tensor& x, std::int64_t dim) {
@@ -48,7 +48,7 @@ TEST_P(KernelEdges, LengthsReachEveryPath) {
   }
   EXPECT_TRUE(std::any_of(cols.begin(), cols.end(), [](auto n) { return !detail::edges::takes_tiled_column_path(n); }));
   EXPECT_TRUE(std::any_of(cols.begin(), cols.end(), detail::edges::takes_tiled_column_path));
-  EXPECT_EQ(detail::simd_kernels().target, std::string(hwy::TargetName(GetParam())));
+  EXPECT_EQ(detail::simd_kernel_table().target, std::string(hwy::TargetName(GetParam())));
 }
 
 // Rows (the softmax dim last and contiguous). Short rows come two at a time (the row-block

@@ -142,7 +142,7 @@ TEST_P(KernelSpecialValues, Rows) {
 // strided-lane view must give the same bits. Heights: the tallest short column and a tiled
 // one whose last tile has one row.
 TEST_P(KernelSpecialValues, Columns) {
-  const std::int64_t lanes = detail::edges::column_lanes(detail::simd_kernels().lanes_f32);
+  const std::int64_t lanes = detail::edges::column_lanes(detail::simd_kernel_table().lanes_f32);
   for (std::int64_t n : {kColShortN, kColShortN + 2 * kColTile + 1}) {
     const auto list = patterns(n, false);
     for (std::size_t p = 0; p < list.size(); ++p) {

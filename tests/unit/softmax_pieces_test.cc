@@ -1,6 +1,8 @@
-// The streaming pieces (ops/softmax_pieces.h) against the in-memory op, bit for bit, on every
-// SIMD target this CPU supports: long rows in pieces of whole chunks and tall columns in row
-// blocks of whole tiles and any lane blocks must reproduce softmax on the whole tensor exactly.
+// The engine's pieces (engine/engine.h: what the streaming file path and the MPI ranks drive)
+// against the whole-tensor op, bit for bit, on every SIMD target this CPU supports and with the
+// reference kernels: long rows in pieces of whole chunks, tall columns in row blocks of whole
+// tiles, short columns in the max/sum/write passes, any lane blocks - each must reproduce softmax
+// on the whole tensor exactly.
 #include <gtest/gtest.h>
 
 #include <hwy/targets.h>
@@ -9,8 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/simd_kernels.h"
-#include "ops/softmax_pieces.h"
+#include "engine/engine.h"
 #include "simd_target_fixture.h"
 #include "smx/smx.h"
 
@@ -51,7 +52,7 @@ Tensor input(const Size& shape, Dtype dtype, std::uint64_t seed) {
 const Op kKinds[] = {Op::kSoftmax, Op::kLogSoftmax, Op::kSoftmin};
 const Dtype kDtypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16};
 
-TEST_P(Pieces, LongRowsInPiecesOfWholeChunksMatchTheWholeRow) {
+void long_rows_in_pieces() {
   const std::int64_t n = 3 * detail::kFusedRowMax + 1234;
   for (Dtype dtype : kDtypes) {
     const Tensor x = input({n}, dtype, 7);
@@ -60,7 +61,7 @@ TEST_P(Pieces, LongRowsInPiecesOfWholeChunksMatchTheWholeRow) {
       const Tensor expected = whole(kind, x, 0);
       for (std::int64_t chunks : {1, 2, 4}) {
         const std::int64_t piece = chunks * detail::kFusedRowMax;
-        detail::LongRowPieces row(kind, dtype);
+        detail::RowPieces row(kind, dtype);
         const auto* in = static_cast<const char*>(x.data_ptr());
         for (std::int64_t i = 0; i < n; i += piece) row.add(in + i * e, std::min(piece, n - i));
         Tensor y = empty({n}, dtype);
@@ -72,9 +73,11 @@ TEST_P(Pieces, LongRowsInPiecesOfWholeChunksMatchTheWholeRow) {
   }
 }
 
-TEST_P(Pieces, TallColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) {
-  const std::int64_t n = detail::kColShortN + 3 * detail::kColTile + 5;  // tall, with a ragged last tile
+// Columns of n rows in row blocks of `rows` (whole tiles) and lane blocks: tall columns fold in
+// one pass, short ones in the max pass then the sum pass, as the whole-tensor call does.
+void columns_in_pieces(std::int64_t n) {
   const std::int64_t inner = 37;
+  const bool tall = !detail::cut_for(n, inner).whole;
   for (Dtype dtype : kDtypes) {
     const Tensor x = input({n, inner}, dtype, 11);
     const std::size_t e = x.element_size();
@@ -85,7 +88,7 @@ TEST_P(Pieces, TallColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) {
           Tensor y = empty({n, inner}, dtype);
           for (std::int64_t l0 = 0; l0 < inner; l0 += lanes) {
             const std::int64_t w = std::min(lanes, inner - l0);
-            detail::TallColumnPieces cols(kind, dtype, w);
+            detail::ColumnPieces cols(kind, dtype, w);
             std::vector<char> xb(static_cast<std::size_t>(rows * w) * e), yb(xb.size());
             auto gather = [&](std::int64_t r, std::int64_t h) {
               for (std::int64_t i = 0; i < h; ++i) {
@@ -96,7 +99,13 @@ TEST_P(Pieces, TallColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) {
             for (std::int64_t r = 0; r < n; r += rows) {
               const std::int64_t h = std::min(rows, n - r);
               gather(r, h);
-              cols.add(xb.data(), h);
+              if (tall) cols.add(xb.data(), h);
+              else cols.add_max(xb.data(), h);
+            }
+            for (std::int64_t r = 0; r < n && !tall; r += rows) {
+              const std::int64_t h = std::min(rows, n - r);
+              gather(r, h);
+              cols.add_sum(xb.data(), h);
             }
             for (std::int64_t r = 0; r < n; r += rows) {
               const std::int64_t h = std::min(rows, n - r);
@@ -115,13 +124,24 @@ TEST_P(Pieces, TallColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) {
   }
 }
 
+TEST_P(Pieces, LongRowsInPiecesOfWholeChunksMatchTheWholeRow) { long_rows_in_pieces(); }
+TEST_P(Pieces, TallColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) {
+  columns_in_pieces(detail::kColShortN + 3 * detail::kColTile + 5);  // with a ragged last tile
+}
+TEST_P(Pieces, ShortColumnsInRowBlocksAndLaneBlocksMatchTheWholeSlice) { columns_in_pieces(detail::kColShortN - 7); }
+
 INSTANTIATE_TEST_SUITE_P(Targets, Pieces, ::testing::ValuesIn(supported_targets()), target_name);
 
-TEST(PiecesAvailability, NotWithTheReferenceKernels) {
-  EXPECT_TRUE(detail::softmax_pieces_available());
+// The reference kernels fill the same table and are cut on the same boundaries: the pieces give
+// the whole-tensor call's bits under SMX_ISA=REFERENCE too (so the streaming file path and the MPI
+// ranks use them, and agree with one process).
+TEST(ReferencePieces, MatchTheWholeTensorLikeEveryTarget) {
+  const bool before = detail::reference_kernels_selected();
   detail::force_reference_kernels_for_test(true);
-  EXPECT_FALSE(detail::softmax_pieces_available());
-  detail::force_reference_kernels_for_test(false);
+  long_rows_in_pieces();
+  columns_in_pieces(detail::kColShortN + 3 * detail::kColTile + 5);
+  columns_in_pieces(detail::kColShortN - 7);
+  detail::force_reference_kernels_for_test(before);
 }
 
 }  // namespace

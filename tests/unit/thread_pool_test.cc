@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -17,6 +18,7 @@
 
 #include "kernel_edges.h"
 #include "kernel_oracle.h"
+#include "engine/report.h"
 #include "runtime/parallel.h"
 #include "smx/smx.h"
 #include "test_support.h"
@@ -119,6 +121,70 @@ TEST(Threads, ShortRowsAreIdenticalForAnyThreadCount) {
                                       {randn({300, 700}, 10).transpose(0, 1), 1},
                                       {randn({4096, 33}, 11), 0},
                                       {randn({2, 3, kFusedRowMax}, 12, kBFloat16), 2}});
+}
+
+// The engine really splits the work: the family that ran, how many units it was cut into and on
+// how many threads they ran (engine/report.h), with the chunks of each parallel step made to wait
+// for each other so that the split shows however fast one thread could have been.
+struct Split {
+  detail::Family family;
+  std::int64_t units, threads;
+};
+
+Split split_of(const std::function<void()>& call, int threads) {
+  ThreadCountGuard guard;
+  set_num_threads(threads);
+  detail::record_executions_for_test(true);
+  detail::chunks_wait_for_each_other_for_test(true);
+  call();
+  detail::chunks_wait_for_each_other_for_test(false);
+  detail::record_executions_for_test(false);
+  const detail::ExecutionReport r = detail::last_execution_for_test();
+  return {r.family, r.units, r.threads};
+}
+
+TEST(Threads, WorkIsCutIntoUnitsThatRunOnEveryThread) {
+  using detail::Family;
+  const Tensor rows = randn({64, 4096}, 1);
+  const Tensor long_row = randn({1, 4 * kFusedRowMax}, 2);
+  const Tensor columns = randn({2048, 4096}, 3);
+  const Tensor groups = randn({64, 64, 64}, 4);
+  const Tensor y = softmax(rows, 1);
+  // Row blocks: one block of rows per thread.
+  Split s = split_of([&] { softmax(rows, 1); }, 2);
+  EXPECT_EQ(s.family, Family::kRowBlocks);
+  EXPECT_EQ(s.units, 2);
+  EXPECT_EQ(s.threads, 2);
+  s = split_of([&] { softmax(rows, 1); }, 1);
+  EXPECT_EQ(s.units, 1);
+  EXPECT_EQ(s.threads, 1);
+  s = split_of([&] { softmax_backward(rows, y, 1); }, 2);
+  EXPECT_EQ(s.family, Family::kRowBlocks);
+  EXPECT_EQ(s.threads, 2);
+  // One long row: its 4 chunks in parallel, twice (statistics, then the write).
+  s = split_of([&] { log_softmax(long_row, 1); }, 2);
+  EXPECT_EQ(s.family, Family::kRowChunks);
+  EXPECT_EQ(s.units, 8);
+  EXPECT_EQ(s.threads, 2);
+  // Columns: 4096 lanes in one block per thread.
+  s = split_of([&] { softmax(columns, 0); }, 2);
+  EXPECT_EQ(s.family, Family::kColumns);
+  EXPECT_EQ(s.units, 2);
+  EXPECT_EQ(s.threads, 2);
+  // Dim groups: adjacent dims of a contiguous tensor are one run (the single-dim families);
+  // (0, 2) gathers each group of 4096 elements (one unit per thread's range of groups); a longer
+  // group of rows is cut into tiles of groups (3 groups of 90000 elements: 3 tiles).
+  s = split_of([&] { softmax(groups, {0, 1}); }, 2);
+  EXPECT_EQ(s.family, Family::kColumns);
+  s = split_of([&] { softmax(groups, {0, 2}); }, 2);
+  EXPECT_EQ(s.family, Family::kGroupGather);
+  EXPECT_EQ(s.units, 2);
+  EXPECT_EQ(s.threads, 2);
+  const Tensor long_groups = randn({300, 3, 300}, 5);
+  s = split_of([&] { softmax(long_groups, {0, 2}); }, 2);
+  EXPECT_EQ(s.family, Family::kGroupRows);
+  EXPECT_EQ(s.units, 3);
+  EXPECT_EQ(s.threads, 2);
 }
 
 TEST(Threads, SettingIsValidated) {

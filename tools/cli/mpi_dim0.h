@@ -1,7 +1,7 @@
 // The command's softmax over dim 0 of a file split between MPI ranks, computed so that the bytes
-// are exactly what one process writes. One process picks its kernel by the dim's length and
-// folds the statistics in a fixed order (simd_kernels.h); this reproduces that order across
-// ranks, which the library's smx::dist (one collective, within 2 ulp) does not attempt:
+// are exactly what one process writes. One process cuts the dim into the engine's units and folds
+// their statistics in a fixed order (engine/engine.h); this drives the same pieces across ranks,
+// which the library's smx::dist (one collective, within 2 ulp) does not attempt:
 //   columns (dims after 0), n > kColShortN: the tall-column running (max, sum) per lane passes
 //       from rank to rank (rank r folds its rows, in tiles of kColTile counted from row 0, into
 //       the state it received from rank r-1); the last rank broadcasts it; every rank writes.
@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/softmax_kernel_api.h"
+#include "smx/op.h"
 #include "smx/tensor.h"
 
 namespace smx::cli {

@@ -20,10 +20,8 @@
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/npy_file.h"
-#include "kernels/simd_kernels.h"
 #include "mpi_dim0.h"
 #include "mpi_forward.h"
-#include "smx/dist.h"
 #include "smx/smx.h"
 
 namespace smx::cli {
@@ -69,9 +67,7 @@ void agreed(MPI_Comm comm, const char* step, Fn&& fn) {
   if (!all) throw PeerFailed(std::string("another rank failed while ") + step + " (its message says why)");
 }
 
-Tensor run_op(Op op, const Tensor& x, std::int64_t d, bool sharded_dim, MPI_Comm comm) {
-  return sharded_dim ? dist::forward(op, x, d, comm) : forward(op, x, d);
-}
+
 
 void write_all(int fd, const char* p, std::size_t bytes, std::uint64_t offset, const std::string& path) {
   while (bytes > 0) {
@@ -142,15 +138,13 @@ void run_job(Op op, std::optional<std::int64_t> dim, std::optional<Dtype> dtype,
   });
 
   // dim 0 is the sharded one: the statistics are combined across ranks in one process's order
-  // (mpi_dim0.h: the same bytes as one process; with SMX_ISA=REFERENCE, which has no such
-  // pieces, smx::dist, within 2 ulp); any other dim lies whole within each rank's rows.
+  // (mpi_dim0.h: the same bytes as one process, whichever kernels SMX_ISA picks); any other dim
+  // lies whole within each rank's rows.
   Tensor y;
-  if (d == 0 && !detail::reference_kernels_selected()) {
+  if (d == 0) {
     y = softmax_dim0_exact(op, x, bounds, comm);
-  } else if (d == 0) {
-    y = run_op(op, x, 0, true, comm);
   } else {
-    agreed(comm, "computing", [&] { y = run_op(op, x, d, false, comm); });
+    agreed(comm, "computing", [&] { y = forward(op, x, d); });
   }
 
   // Rank 0 creates the temporary output and writes the preamble; everyone learns its path.

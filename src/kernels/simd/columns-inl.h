@@ -1,7 +1,8 @@
 // Forward softmax / log_softmax / softmin over an earlier dim: `lanes` side-by-side columns of
-// `n` rows. cols / cols_strided (all passes), cols_stats + cols_write (the resumable passes of tall
-// columns, also used by the streaming pieces). Contracts in simd_kernels.h.
-// Highway -inl.h: included once per target by simd_softmax.cc (foreach_target), so it has a
+// `n` rows. cols / cols_strided (all passes), and the resumable passes: cols_stats + cols_write
+// (tall columns), cols_max + cols_sum + cols_write (short columns). Every function reads through
+// a load (simd/sources-inl.h). Contracts in kernels/kernel_table.h.
+// Highway -inl.h: included once per target by simd_columns.cc (foreach_target), so it has a
 // per-target include guard instead of #pragma once.
 #if defined(SMX_KERNELS_SIMD_COLUMNS_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SMX_KERNELS_SIMD_COLUMNS_INL_H_
@@ -18,10 +19,12 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/kernel_table.h"
 #include "kernels/simd/double_sum-inl.h"
 #include "kernels/simd/dtype_io-inl.h"
 #include "kernels/simd/exp-inl.h"
-#include "kernels/simd_kernels.h"
+#include "kernels/simd/sources-inl.h"
+#include "runtime/tuning.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace smx::detail {
@@ -29,7 +32,8 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // Columns: `lanes` side-by-side columns of `n` rows. Memory is walked row by row (long
-// contiguous runs the prefetchers follow) in two passes:
+// contiguous runs the prefetchers follow). Short columns (n <= kColShortN): max, then exp kept in
+// a scratch while summing in double, then scale. Tall columns, in two passes:
 //   stats: rows come in tiles of kColTile; per lane, the tile's max updates the running max m
 //          (s is rescaled by exp(m_old - m_new) in double when m grows), then the tile - now in
 //          L1/L2 - adds exp(x - m) to s;
@@ -37,8 +41,15 @@ namespace hn = hwy::HWY_NAMESPACE;
 // The tile boundaries depend on n alone and every lane's arithmetic is the same at any vector
 // width (D is the full vector, or one lane for leftovers and strided lanes), so results do not
 // depend on the layout or on how lanes are split between threads.
-// (kColTile and kColShortN, the tile height and the short-column limit, are in simd_kernels.h:
-// the streaming pieces in ops/softmax_pieces.cc must cut columns on the same tile boundaries.)
+
+// A lane's running double sum, kept per vector of lanes as SumAdd's two halves (double_sum-inl.h):
+// loaded from, and stored to, per-lane doubles in lane order.
+template <class D, class VD>
+HWY_INLINE void SumLoadPerLane(D /* tag */, const double* per_lane, VD& lo, VD& hi) {
+  const SumTag<D> dd;
+  lo = hn::LoadU(dd, per_lane);
+  if constexpr (sizeof(hn::TFromD<D>) == 4 && !kOneLane<D>) hi = hn::LoadU(dd, per_lane + hn::Lanes(dd));
+}
 
 // sum[k] *= exp(old_m[k] - new_m[k]) for the lanes whose max changed, in double: the rescale
 // must not add float rounding to sums that are kept in double.
@@ -71,27 +82,24 @@ HWY_INLINE void RescaleSums(D /* tag */, V old_m, V new_m, double* sum) {
 // Short columns (n <= kColShortN): max; exp kept in a scratch buffer while summing in double;
 // scale. One exp per element. Lanes go in groups of up to kColShortGroup vectors, each pass
 // walking the group row by row: a row of the group is 128-512 contiguous bytes, where one vector
-// at a time (32-64 bytes, then a jump of a whole row) left the prefetchers nothing to follow and
-// made 1024x4096 over dim 0 as slow as 2048x4096. Per-lane state lives in small arrays between
-// rows; every lane's arithmetic is the same as one vector at a time (max, then the double sum, in
-// row order), so the grouping does not change a bit. The group's x and exp scratch stay in L2.
+// at a time (32-64 bytes, then a jump of a whole row) left the prefetchers nothing to follow.
+// Per-lane state lives in small arrays between rows; every lane's arithmetic is the same as one
+// vector at a time (max, then the double sum, in row order), so the grouping does not change a
+// bit - nor does computing the same passes as cols_max, cols_sum and cols_write.
 // NaN and -inf need no special care here: a NaN makes the lane's sum NaN, and a lane of only
 // -inf computes exp(-inf - -inf) = NaN, which is PyTorch's answer.
 constexpr std::int64_t kColShortGroup = 8;
-constexpr std::int64_t kColShortScratchBytes = std::int64_t{256} << 10;
 
-template <class IO, class D>
-void ColsShortImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
-                   typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t n, std::int64_t width,
-                   bool stream) {
+template <class IO, class D, class Src>
+void ColsShortT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_t y_row_stride,
+                std::int64_t y_lane_stride, std::int64_t n, std::int64_t width, bool stream) {
   using T = hn::TFromD<D>;
   const SumTag<D> dd;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto ND = static_cast<std::int64_t>(hn::Lanes(dd));
-  const bool negate = kind == Op::kSoftmin;
-  const bool log = kind == Op::kLogSoftmax;
+  const bool log = op == Op::kLogSoftmax;
   const std::int64_t per_vector = n * N * static_cast<std::int64_t>(sizeof(T));
-  const std::int64_t group = std::clamp<std::int64_t>(kColShortScratchBytes / per_vector, 1, kColShortGroup);
+  const std::int64_t group = std::clamp<std::int64_t>(tuning().column_scratch_bytes / per_vector, 1, kColShortGroup);
   T* e = ColState<T, 4>(n * N * group);
   T* m = ColState<T, 5>(N * group);
   double* acc = ColState<double, 6>(2 * ND * group);  // per vector: the lo and hi sums
@@ -99,9 +107,8 @@ void ColsShortImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_r
   const bool can_stream = CanStream<IO>(stream, N, y, y_row_stride, y_lane_stride);
   for (std::int64_t l0 = 0; l0 < width; l0 += group * N) {
     const std::int64_t g = std::min(group, (width - l0) / N);
-    const auto* xl = x + l0 * x_lane_stride;
     auto* yl = y + l0 * y_lane_stride;
-    auto load_x = [&](std::int64_t i, std::int64_t k) { return LoadSigned<IO>(d, xl + i * x_row_stride + k * N * x_lane_stride, negate); };
+    auto load_x = [&](std::int64_t i, std::int64_t k) { return src.Load(d, i, l0 + k * N); };
     for (std::int64_t k = 0; k < g; ++k) hn::StoreU(hn::Set(d, -std::numeric_limits<T>::infinity()), d, m + k * N);
     for (std::int64_t i = 0; i < n; ++i) {
       for (std::int64_t k = 0; k < g; ++k) hn::StoreU(hn::Max(hn::LoadU(d, m + k * N), load_x(i, k)), d, m + k * N);
@@ -137,18 +144,40 @@ void ColsShortImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_r
   if (can_stream) hwy::FlushStream();
 }
 
+// The short-column passes one at a time (cols_max, then cols_sum), for callers that see the
+// column in row blocks: the same per-lane operations in the same row order as ColsShortT.
+template <class IO, class D, class Src>
+void ColsMaxT(D d, const Src& src, std::int64_t rows, std::int64_t width, hn::TFromD<D>* m) {
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  for (std::int64_t i = 0; i < rows; ++i) {
+    for (std::int64_t l = 0; l < width; l += N) hn::StoreU(hn::Max(hn::LoadU(d, m + l), src.Load(d, i, l)), d, m + l);
+  }
+}
+
+template <class IO, class D, class Src>
+void ColsSumT(D d, const Src& src, std::int64_t rows, std::int64_t width, const hn::TFromD<D>* m, double* sum) {
+  const SumTag<D> dd;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  for (std::int64_t l = 0; l < width; l += N) {
+    auto lo = hn::Zero(dd), hi = hn::Zero(dd);
+    SumLoadPerLane(d, sum + l, lo, hi);
+    const auto vm = hn::LoadU(d, m + l);
+    for (std::int64_t i = 0; i < rows; ++i) SumAdd(d, lo, hi, ExpShifted(d, hn::Sub(src.Load(d, i, l), vm)));
+    HWY_ALIGN double per_lane[2 * hn::MaxLanes(D())];
+    SumPerLane(d, lo, hi, per_lane);
+    for (std::int64_t k = 0; k < N; ++k) sum[l + k] = per_lane[k];
+  }
+}
+
 // Pass 1 of tall columns: folds `rows` rows into the per-lane running max m and sum, in tiles of
-// kColTile rows counted from x's first row. ColsImpl runs it once over all n rows; the streaming
-// pieces run it over consecutive row blocks starting at multiples of kColTile, which walks the
-// same tiles with the same state, hence the same bits.
-template <class IO, class D>
-void ColsStatsImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
-                   std::int64_t rows, std::int64_t width, hn::TFromD<D>* m, double* sum) {
+// kColTile rows counted from the source's first row. ColsT runs it once over all n rows; the
+// streaming pieces run it over consecutive row blocks starting at multiples of kColTile, which
+// walks the same tiles with the same state, hence the same bits.
+template <class IO, class D, class Src>
+void ColsStatsT(D d, const Src& src, std::int64_t rows, std::int64_t width, hn::TFromD<D>* m, double* sum) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const bool negate = kind == Op::kSoftmin;
   const T inf = std::numeric_limits<T>::infinity();
-  auto at = [&](std::int64_t i, std::int64_t l) { return x + i * x_row_stride + l * x_lane_stride; };
   // NaN needs no tracking: exp(NaN - m) is NaN, so a lane holding one ends with a NaN sum (and
   // all-NaN output) whatever its max. Entries equal to -inf add exactly 0, also while the lane's
   // max is still -inf (where exp(-inf - -inf) would be NaN).
@@ -168,7 +197,7 @@ void ColsStatsImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_r
     for (std::int64_t l = 0; l < width; l += N) hn::StoreU(neg_inf, d, tile_max + l);
     for (std::int64_t i = t0; i < t1; ++i) {
       for (std::int64_t l = 0; l < width; l += N) {
-        hn::StoreU(hn::Max(hn::LoadU(d, tile_max + l), LoadSigned<IO>(d, at(i, l), negate)), d, tile_max + l);
+        hn::StoreU(hn::Max(hn::LoadU(d, tile_max + l), src.Load(d, i, l)), d, tile_max + l);
       }
     }
     for (std::int64_t l = 0; l < width; l += N) {
@@ -183,7 +212,7 @@ void ColsStatsImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_r
     for (std::int64_t k = 0; k < 2 * (width / N); ++k) hn::StoreU(hn::Zero(dd), dd, part + k * ND);
     for (std::int64_t i = t0; i < t1; ++i) {
       for (std::int64_t l = 0; l < width; l += N) {
-        const auto v = LoadSigned<IO>(d, at(i, l), negate);
+        const auto v = src.Load(d, i, l);
         double* lo_at = part + 2 * (l / N) * ND;
         auto lo = hn::LoadU(dd, lo_at);
         auto hi = hn::LoadU(dd, lo_at + ND);
@@ -201,22 +230,22 @@ void ColsStatsImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_r
   }
 }
 
-// Pass 2 of tall columns: y for `rows` rows from the columns' final max and sum.
-template <class IO, class D>
-void ColsWriteImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
-                   typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t rows, std::int64_t width,
-                   const hn::TFromD<D>* m, const double* sum, bool stream) {
+// y for `rows` rows from the columns' final max and sum (tall columns' pass 2, and the short
+// columns' last pass when run in pieces).
+template <class IO, class D, class Src>
+void ColsWriteT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_t y_row_stride,
+                std::int64_t y_lane_stride, std::int64_t rows, std::int64_t width, const hn::TFromD<D>* m,
+                const double* sum, bool stream) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const bool negate = kind == Op::kSoftmin;
-  const bool log = kind == Op::kLogSoftmax;
+  const bool log = op == Op::kLogSoftmax;
   // Per-lane scale: 1/s, or log(s) for log_softmax.
   T* scale = ColState<T, 1>(width);  // (slot 1: any buffer but m's)
   for (std::int64_t l = 0; l < width; ++l) scale[l] = static_cast<T>(log ? std::log(sum[l]) : 1.0 / sum[l]);
   const bool can_stream = CanStream<IO>(stream, N, y, y_row_stride, y_lane_stride);
   for (std::int64_t i = 0; i < rows; ++i) {
     for (std::int64_t l = 0; l < width; l += N) {
-      const auto shifted = hn::Sub(LoadSigned<IO>(d, x + i * x_row_stride + l * x_lane_stride, negate), hn::LoadU(d, m + l));
+      const auto shifted = hn::Sub(src.Load(d, i, l), hn::LoadU(d, m + l));
       const auto vscale = hn::LoadU(d, scale + l);
       const auto out = log ? hn::Sub(shifted, vscale) : hn::Mul(ExpShifted(d, shifted), vscale);
       IO::Store(d, out, y + i * y_row_stride + l * y_lane_stride, can_stream);
@@ -225,83 +254,106 @@ void ColsWriteImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_r
   if (can_stream) hwy::FlushStream();
 }
 
-template <class IO, class D>
-void ColsImpl(D d, Op kind, const typename IO::Storage* x, std::int64_t x_row_stride, std::int64_t x_lane_stride,
-              typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes,
-              bool stream) {
+template <class IO, class D, class Src>
+void ColsT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride,
+           std::int64_t n, std::int64_t width, bool stream) {
   using T = hn::TFromD<D>;
-  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const std::int64_t width = lanes / N * N;  // the caller sends leftovers through the 1-lane path
   if (width == 0) return;
-  if (n <= kColShortN) return ColsShortImpl<IO>(d, kind, x, x_row_stride, x_lane_stride, y, y_row_stride, y_lane_stride, n, width, stream);
+  if (n <= kColShortN) return ColsShortT<IO>(d, op, src, y, y_row_stride, y_lane_stride, n, width, stream);
   T* m = ColState<T, 0>(width);  // running max per lane
   double* sum = ColState<double, 3>(width);
   for (std::int64_t l = 0; l < width; ++l) {
     m[l] = -std::numeric_limits<T>::infinity();
     sum[l] = 0.0;
   }
-  ColsStatsImpl<IO>(d, kind, x, x_row_stride, x_lane_stride, n, width, m, sum);
-  ColsWriteImpl<IO>(d, kind, x, x_row_stride, x_lane_stride, y, y_row_stride, y_lane_stride, n, width, m, sum, stream);
+  ColsStatsT<IO>(d, src, n, width, m, sum);
+  ColsWriteT<IO>(d, op, src, y, y_row_stride, y_lane_stride, n, width, m, sum, stream);
 }
 
-// Contiguous lanes: full vectors, then the leftover lanes one at a time.
-template <class IO>
-void ColsContiguous(Op kind, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride, std::int64_t n,
-                    std::int64_t lanes, bool stream) {
-  const typename IO::D d;
+// A column source over contiguous lanes: plain, or through the masked load.
+template <class IO, class Fn>
+HWY_INLINE void WithColLoad(Op op, const void* xv, std::int64_t row_stride, std::int64_t lane_stride,
+                            const MaskedLoad* masked, Fn&& fn) {
   const auto* x = static_cast<const typename IO::Storage*>(xv);
-  auto* y = static_cast<typename IO::Storage*>(yv);
-  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const std::int64_t full = lanes / N * N;
-  ColsImpl<IO>(d, kind, x, x_row_stride, 1, y, y_row_stride, 1, n, full, stream);
-  if (full < lanes) {
-    ColsImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, x + full, x_row_stride, 1, y + full, y_row_stride, 1, n,
-                 lanes - full, false);
+  const bool negate = op == Op::kSoftmin;
+  if (masked != nullptr) {
+    fn(MaskedColLoad<IO>(x, row_stride, lane_stride, negate, *masked));
+  } else {
+    fn(ColLoad<IO>{x, row_stride, lane_stride, negate});
   }
+}
+
+template <class IO>
+void ColsContiguous(Op op, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride,
+                    std::int64_t n, std::int64_t lanes, bool stream, const MaskedLoad* masked) {
+  auto* y = static_cast<typename IO::Storage*>(yv);
+  WithColLoad<IO>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
+    ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
+      // (non-temporal stores only for the full vectors)
+      ColsT<IO>(d, op, src.Shifted(l0), y + l0, y_row_stride, 1, n, width, l0 == 0 && stream);
+    });
+  });
 }
 
 // Any lane strides: one lane at a time.
 template <class IO>
-void ColsStrided(Op kind, const void* xv, std::int64_t x_row_stride, std::int64_t x_lane_stride, void* yv, std::int64_t y_row_stride,
-                 std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes) {
-  ColsImpl<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), kind, static_cast<const typename IO::Storage*>(xv),
-               x_row_stride, x_lane_stride, static_cast<typename IO::Storage*>(yv), y_row_stride, y_lane_stride, n, lanes, false);
+void ColsStrided(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t x_lane_stride, void* yv,
+                 std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes,
+                 const MaskedLoad* masked) {
+  auto* y = static_cast<typename IO::Storage*>(yv);
+  WithColLoad<IO>(op, xv, x_row_stride, x_lane_stride, masked, [&](const auto& src) {
+    ColsT<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), op, src, y, y_row_stride, y_lane_stride, n, lanes,
+              false);
+  });
 }
 
-// The tall-column passes on contiguous lanes (full vectors, then leftovers one at a time, as
+// The resumable passes on contiguous lanes (full vectors, then leftovers one at a time, as
 // ColsContiguous): `m` holds the compute type (double for float64, float otherwise).
 template <class IO>
-void ColsStatsContiguous(Op kind, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
-                         void* mv, double* sum) {
-  using D = typename IO::D;
-  using T = hn::TFromD<D>;
-  const D d;
-  const auto* x = static_cast<const typename IO::Storage*>(xv);
-  auto* m = static_cast<T*>(mv);
-  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const std::int64_t full = lanes / N * N;
-  if (full > 0) ColsStatsImpl<IO>(d, kind, x, x_row_stride, 1, rows, full, m, sum);
-  if (full < lanes) {
-    ColsStatsImpl<IO>(hn::CappedTag<T, 1>(), kind, x + full, x_row_stride, 1, rows, lanes - full, m + full, sum + full);
-  }
+void ColsStatsContiguous(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
+                         void* mv, double* sum, const MaskedLoad* masked) {
+  auto* m = static_cast<hn::TFromD<typename IO::D>*>(mv);
+  WithColLoad<IO>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
+    ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
+      ColsStatsT<IO>(d, src.Shifted(l0), rows, width, m + l0, sum + l0);
+    });
+  });
 }
 
 template <class IO>
-void ColsWriteContiguous(Op kind, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride,
-                         std::int64_t rows, std::int64_t lanes, const void* mv, const double* sum, bool stream) {
-  using D = typename IO::D;
-  using T = hn::TFromD<D>;
-  const D d;
-  const auto* x = static_cast<const typename IO::Storage*>(xv);
+void ColsMaxContiguous(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
+                       void* mv) {
+  auto* m = static_cast<hn::TFromD<typename IO::D>*>(mv);
+  WithColLoad<IO>(op, xv, x_row_stride, 1, nullptr, [&](const auto& src) {
+    ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
+      ColsMaxT<IO>(d, src.Shifted(l0), rows, width, m + l0);
+    });
+  });
+}
+
+template <class IO>
+void ColsSumContiguous(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
+                       const void* mv, double* sum) {
+  const auto* m = static_cast<const hn::TFromD<typename IO::D>*>(mv);
+  WithColLoad<IO>(op, xv, x_row_stride, 1, nullptr, [&](const auto& src) {
+    ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
+      ColsSumT<IO>(d, src.Shifted(l0), rows, width, m + l0, sum + l0);
+    });
+  });
+}
+
+template <class IO>
+void ColsWriteContiguous(Op op, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride,
+                         std::int64_t rows, std::int64_t lanes, const void* mv, const double* sum, bool stream,
+                         const MaskedLoad* masked) {
   auto* y = static_cast<typename IO::Storage*>(yv);
-  const auto* m = static_cast<const T*>(mv);
-  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const std::int64_t full = lanes / N * N;
-  if (full > 0) ColsWriteImpl<IO>(d, kind, x, x_row_stride, 1, y, y_row_stride, 1, rows, full, m, sum, stream);
-  if (full < lanes) {
-    ColsWriteImpl<IO>(hn::CappedTag<T, 1>(), kind, x + full, x_row_stride, 1, y + full, y_row_stride, 1, rows, lanes - full, m + full,
-                      sum + full, false);
-  }
+  const auto* m = static_cast<const hn::TFromD<typename IO::D>*>(mv);
+  WithColLoad<IO>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
+    ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
+      ColsWriteT<IO>(d, op, src.Shifted(l0), y + l0, y_row_stride, 1, rows, width, m + l0, sum + l0,
+                     l0 == 0 && stream);
+    });
+  });
 }
 
 }  // namespace HWY_NAMESPACE

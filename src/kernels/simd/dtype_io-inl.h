@@ -111,6 +111,19 @@ struct BF16Io {
 };
 
 
+// v rounded to the storage dtype and widened back (what storing and loading gives): nothing for
+// float32 and float64, round-to-nearest-even for the 16-bit dtypes.
+template <class IO, class D>
+HWY_INLINE hn::Vec<D> RoundTrip(D d, hn::Vec<D> v) {
+  if constexpr (sizeof(typename IO::Storage) == sizeof(hn::TFromD<D>)) {
+    return v;
+  } else {
+    typename IO::Storage buf[hn::MaxLanes(D())];
+    IO::Store(d, v, buf, false);
+    return IO::Load(d, buf);
+  }
+}
+
 template <class IO, class D>
 HWY_INLINE hn::Vec<D> LoadSigned(D d, const typename IO::Storage* p, bool negate) {
   const auto v = IO::Load(d, p);

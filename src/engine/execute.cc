@@ -1,0 +1,118 @@
+// The executor's entry: plan the problem (engine/plan.h), take the kernels kernel_table() chose,
+// decide the store policy, and hand the plan's family to its part (rows.cc, columns.cc,
+// groups.cc) - or, for a CUDA tensor, to the device hook.
+#include <string>
+
+#include "engine/device_kernels.h"
+#include "engine/engine.h"
+#include "engine/job.h"
+#include "engine/report.h"
+#include "runtime/tuning.h"
+#include "smx/errors.h"
+
+namespace smx::detail {
+
+namespace {
+
+using Strides = std::vector<const std::vector<std::int64_t>*>;
+
+// A masked op with nothing to mask over - no mask bytes, no causal rule, no scale - is the plain op.
+const MaskSpec* effective(const MaskSpec* mask) {
+  if (mask == nullptr || (mask->base == nullptr && !mask->causal && !mask->scale)) return nullptr;
+  return mask;
+}
+
+// The plan for `tensors` (the first `data` of them walked by the kernels), with the mask's
+// strides after them; nullopt only for dim groups over non-contiguous operands.
+std::optional<Plan> plan_for(const std::vector<const Tensor*>& tensors, const std::vector<std::int64_t>& dims,
+                             const MaskSpec* mask) {
+  Strides strides;
+  for (const Tensor* t : tensors) strides.push_back(&t->strides());
+  if (mask != nullptr) strides.push_back(&mask->strides);
+  return plan_problem(tensors.front()->sizes().vec(), dims, strides, tensors.size());
+}
+
+void run(const Job& job, bool backward) {
+  report_start(job.plan.family);
+  switch (job.plan.family) {
+    case Family::kRowBlocks:
+    case Family::kRowChunks: return backward ? backward_rows(job) : forward_rows(job);
+    case Family::kColumns:
+    case Family::kStridedColumns: return backward ? backward_columns(job) : forward_columns(job);
+    case Family::kGroupGather:
+    case Family::kGroupRows:
+    case Family::kGroupColumns: return backward ? backward_groups(job) : forward_groups(job);
+  }
+}
+
+Job make_job(Op op, const Plan& plan, const Tensor& first, const Tensor& out, const MaskSpec* mask,
+             std::size_t mask_slot) {
+  Job job{op, plan, kernels_for(first.dtype()), first.dtype(), static_cast<std::int64_t>(first.element_size())};
+  job.stream = stream_stores(out.numel() * job.elem, 0);
+  job.mask = mask;
+  job.mask_slot = mask_slot;
+  if (mask != nullptr) {
+    job.base[mask_slot] = const_cast<char*>(reinterpret_cast<const char*>(mask->base));
+    if (mask->causal) job.causal_rows = first.size(-2);
+  }
+  return job;
+}
+
+[[noreturn]] void no_device_kernel() {
+  throw RuntimeError("smx: this form has no CUDA kernel (the operator layer runs it on host copies)");
+}
+
+}  // namespace
+
+void engine_forward(Op op, const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& dims,
+                    const MaskSpec* mask_in) {
+  const MaskSpec* mask = effective(mask_in);
+  if (x.is_cuda()) {
+    if (mask != nullptr || dims.size() != 1) no_device_kernel();
+    const std::optional<Plan> plan = plan_for({&x, &y}, dims, nullptr);
+    void* const base[2] = {x.data_ptr(), y.data_ptr()};
+    device_forward(op, x.dtype(), *plan, base, x.device().index());
+    return;
+  }
+  std::optional<Plan> plan = plan_for({&x, &y}, dims, mask);
+  Tensor xc;  // the contiguous copy a dim group over a strided x needs
+  if (!plan) {
+    xc = x.contiguous();
+    plan = plan_for({&xc, &y}, dims, mask);
+    if (!plan) throw RuntimeError("smx: internal error: a dim group needs a contiguous output");
+  }
+  const Tensor& in = xc.defined() ? xc : x;
+  Job job = make_job(op, *plan, in, y, mask, kMaskF);
+  job.base[kIn] = static_cast<char*>(in.data_ptr());
+  job.base[kOut] = static_cast<char*>(y.data_ptr());
+  run(job, false);
+}
+
+void engine_backward(Op op, const Tensor& grad, const Tensor& output, const Tensor& dx,
+                     const std::vector<std::int64_t>& dims, const MaskSpec* mask_in) {
+  const MaskSpec* mask = effective(mask_in);
+  if (grad.is_cuda()) {
+    if (mask != nullptr || dims.size() != 1) no_device_kernel();
+    const std::optional<Plan> plan = plan_for({&grad, &output, &dx}, dims, nullptr);
+    void* const base[3] = {grad.data_ptr(), output.data_ptr(), dx.data_ptr()};
+    device_backward(op, grad.dtype(), *plan, base, grad.device().index());
+    return;
+  }
+  std::optional<Plan> plan = plan_for({&grad, &output, &dx}, dims, mask);
+  Tensor gc, yc;
+  if (!plan) {
+    gc = grad.contiguous();
+    yc = output.contiguous();
+    plan = plan_for({&gc, &yc, &dx}, dims, mask);
+    if (!plan) throw RuntimeError("smx: internal error: a dim group needs a contiguous output");
+  }
+  const Tensor& g = gc.defined() ? gc : grad;
+  const Tensor& y = yc.defined() ? yc : output;
+  Job job = make_job(op, *plan, g, dx, mask, kMaskB);
+  job.base[kGrad] = static_cast<char*>(g.data_ptr());
+  job.base[kY] = static_cast<char*>(y.data_ptr());
+  job.base[kDx] = static_cast<char*>(dx.data_ptr());
+  run(job, true);
+}
+
+}  // namespace smx::detail

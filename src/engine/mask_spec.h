@@ -1,0 +1,21 @@
+// What the masked ops hand the engine: the mask as it broadcasts over x (never expanded in
+// memory), the causal rule, the scale and what a fully masked group gives.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "smx/masked_softmax.h"
+
+namespace smx::detail {
+
+struct MaskSpec {
+  const std::uint8_t* base = nullptr;  // null: no mask tensor (every element kept, unless causal)
+  std::vector<std::int64_t> strides;   // one per dim of x, 0 where the mask broadcasts
+  bool causal = false;                 // also keep only j <= i over the last two dims (i: -2, j: -1)
+  std::optional<double> scale;
+  FullyMasked policy = FullyMasked::kZero;
+};
+
+}  // namespace smx::detail
