@@ -6,7 +6,6 @@
 #include <optional>
 #include <vector>
 
-#include "smx/masked_softmax.h"
 
 namespace smx::detail {
 
@@ -15,7 +14,7 @@ struct MaskSpec {
   std::vector<std::int64_t> strides;   // one per dim of x, 0 where the mask broadcasts
   bool causal = false;                 // also keep only j <= i over the last two dims (i: -2, j: -1)
   std::optional<double> scale;
-  FullyMasked policy = FullyMasked::kZero;
+  bool fully_masked_nan = false;  // a group that keeps nothing: NaN (else softmax 0, log_softmax -inf)
 };
 
 }  // namespace smx::detail

@@ -393,7 +393,7 @@ void backward_masked_rows(const Job& job) {
 }  // namespace
 
 double Job::fully_masked_value() const {
-  if (mask != nullptr && mask->policy == FullyMasked::kNan) return std::nan("");
+  if (mask != nullptr && mask->fully_masked_nan) return std::nan("");
   return op == Op::kLogSoftmax ? -std::numeric_limits<double>::infinity() : 0.0;
 }
 

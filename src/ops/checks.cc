@@ -182,7 +182,7 @@ std::int64_t check_masked(const Size& shape, const std::optional<Tensor>& mask, 
     spec.causal = true;
   }
   spec.scale = options.scale;
-  spec.policy = options.fully_masked;
+  spec.fully_masked_nan = options.fully_masked == FullyMasked::kNan;
   return wrapped;
 }
 

@@ -1,4 +1,5 @@
-// The op as a value (smx/op.h): its names, parsed here and nowhere else.
+// The op as a value (smx/op.h), a word of the library's vocabulary like the dtype: its names,
+// parsed here and nowhere else.
 #include "smx/op.h"
 
 #include <string>
