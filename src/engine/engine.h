@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/mask_spec.h"
@@ -31,11 +32,13 @@ namespace smx::detail {
 // memory as one run, y must be contiguous (x is copied to contiguous if it is not). `mask`: the
 // masked ops (one dim), null otherwise. CUDA tensors run on the GPU where a device kernel exists
 // (single dims, plain), else through a host copy.
-void engine_forward(Op op, const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& dims,
+// (dims is a span so that a single dim costs no allocation: calls of a few elements are
+// dominated by their fixed cost.)
+void engine_forward(Op op, const Tensor& x, const Tensor& y, std::span<const std::int64_t> dims,
                     const MaskSpec* mask = nullptr);
 // dx from grad and output (y) over `dims`; op a backward op; the same rules.
 void engine_backward(Op op, const Tensor& grad, const Tensor& output, const Tensor& dx,
-                     const std::vector<std::int64_t>& dims, const MaskSpec* mask = nullptr);
+                     std::span<const std::int64_t> dims, const MaskSpec* mask = nullptr);
 
 // ---- groups in pieces (the streaming file path, the MPI ranks) ----
 // The pieces run the kernels the whole-tensor calls run, cut on the same boundaries, through the

@@ -1,6 +1,9 @@
 // The executor's entry: plan the problem (engine/plan.h), take the kernels kernel_table() chose,
 // decide the store policy, and hand the plan's family to its part (rows.cc, columns.cc,
 // groups.cc) - or, for a CUDA tensor, to the device hook.
+#include <array>
+#include <initializer_list>
+#include <span>
 #include <string>
 
 #include "engine/device_kernels.h"
@@ -14,7 +17,6 @@ namespace smx::detail {
 
 namespace {
 
-using Strides = std::vector<const std::vector<std::int64_t>*>;
 
 // A masked op with nothing to mask over - no mask bytes, no causal rule, no scale - is the plain op.
 const MaskSpec* effective(const MaskSpec* mask) {
@@ -22,14 +24,16 @@ const MaskSpec* effective(const MaskSpec* mask) {
   return mask;
 }
 
-// The plan for `tensors` (the first `data` of them walked by the kernels), with the mask's
-// strides after them; nullopt only for dim groups over non-contiguous operands.
-std::optional<Plan> plan_for(const std::vector<const Tensor*>& tensors, const std::vector<std::int64_t>& dims,
+// The plan for `tensors` (the kernels walk them all), with the mask's strides after them;
+// nullopt only for dim groups over non-contiguous operands. (No allocation on the way: a call on
+// a few elements costs what its fixed steps cost.)
+std::optional<Plan> plan_for(std::initializer_list<const Tensor*> tensors, std::span<const std::int64_t> dims,
                              const MaskSpec* mask) {
-  Strides strides;
-  for (const Tensor* t : tensors) strides.push_back(&t->strides());
-  if (mask != nullptr) strides.push_back(&mask->strides);
-  return plan_problem(tensors.front()->sizes().vec(), dims, strides, tensors.size());
+  std::array<const std::vector<std::int64_t>*, kMaxOperands> strides{};
+  std::size_t count = 0;
+  for (const Tensor* t : tensors) strides[count++] = &t->strides();
+  if (mask != nullptr) strides[count++] = &mask->strides;
+  return plan_problem((*tensors.begin())->sizes().vec(), dims, OperandStrides(strides.data(), count), tensors.size());
 }
 
 void run(const Job& job, bool backward) {
@@ -64,7 +68,7 @@ Job make_job(Op op, const Plan& plan, const Tensor& first, const Tensor& out, co
 
 }  // namespace
 
-void engine_forward(Op op, const Tensor& x, const Tensor& y, const std::vector<std::int64_t>& dims,
+void engine_forward(Op op, const Tensor& x, const Tensor& y, std::span<const std::int64_t> dims,
                     const MaskSpec* mask_in) {
   const MaskSpec* mask = effective(mask_in);
   if (x.is_cuda()) {
@@ -89,7 +93,7 @@ void engine_forward(Op op, const Tensor& x, const Tensor& y, const std::vector<s
 }
 
 void engine_backward(Op op, const Tensor& grad, const Tensor& output, const Tensor& dx,
-                     const std::vector<std::int64_t>& dims, const MaskSpec* mask_in) {
+                     std::span<const std::int64_t> dims, const MaskSpec* mask_in) {
   const MaskSpec* mask = effective(mask_in);
   if (grad.is_cuda()) {
     if (mask != nullptr || dims.size() != 1) no_device_kernel();

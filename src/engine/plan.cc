@@ -8,7 +8,8 @@ namespace smx::detail {
 
 namespace {
 
-using Strides = std::vector<const std::vector<std::int64_t>*>;
+using Strides = OperandStrides;
+using Sizes = std::span<const std::int64_t>;
 
 // True when `outer` followed by `inner` walks memory as one run for every operand.
 bool mergeable(const PlanDim& outer, const PlanDim& inner, std::size_t operands) {
@@ -18,27 +19,26 @@ bool mergeable(const PlanDim& outer, const PlanDim& inner, std::size_t operands)
   return true;
 }
 
-PlanDim plan_dim(const std::vector<std::int64_t>& sizes, const Strides& strides, std::size_t d) {
+PlanDim plan_dim(Sizes sizes, Strides strides, std::size_t d) {
   PlanDim p{sizes[d], {}};
   for (std::size_t o = 0; o < strides.size(); ++o) p.strides[o] = (*strides[o])[d];
   return p;
 }
 
-// Appends `dims` to the batch, merging neighbours that walk as one run; size-1 dims vanish.
-void add_batch(Plan& plan, const std::vector<PlanDim>& dims) {
-  for (const auto& p : dims) {
-    if (p.size == 1) continue;
-    if (!plan.batch.empty() && mergeable(plan.batch.back(), p, plan.operands)) {
-      plan.batch.back().size *= p.size;
-      plan.batch.back().strides = p.strides;
-    } else {
-      plan.batch.push_back(p);
-    }
+// Appends `p` to the batch, merged into the last dim when the two walk as one run; size-1 dims
+// vanish.
+void add_batch(Plan& plan, const PlanDim& p) {
+  if (p.size == 1) return;
+  if (!plan.batch.empty() && mergeable(plan.batch.back(), p, plan.operands)) {
+    plan.batch.back().size *= p.size;
+    plan.batch.back().strides = p.strides;
+  } else {
+    plan.batch.push_back(p);
   }
 }
 
 // Single dim `dim` (wrapped): the row, the merged trailing lanes and the batch.
-Plan plan_single(const std::vector<std::int64_t>& sizes, std::size_t dim, const Strides& strides) {
+Plan plan_single(Sizes sizes, std::size_t dim, Strides strides) {
   Plan plan;
   plan.operands = strides.size();
   if (sizes.empty()) return plan;  // 0-d: one row of one element
@@ -61,21 +61,18 @@ Plan plan_single(const std::vector<std::int64_t>& sizes, std::size_t dim, const 
   }
   if (!have_run) plan.lanes = PlanDim{1, {}};
   // Batch: the dims before `dim`, then the leftovers.
-  std::vector<PlanDim> batch;
-  for (std::size_t d = 0; d < dim; ++d) batch.push_back(plan_dim(sizes, strides, d));
-  for (auto it = leftover.rbegin(); it != leftover.rend(); ++it) batch.push_back(*it);
-  add_batch(plan, batch);
+  for (std::size_t d = 0; d < dim; ++d) add_batch(plan, plan_dim(sizes, strides, d));
+  for (auto it = leftover.rbegin(); it != leftover.rend(); ++it) add_batch(plan, *it);
   return plan;
 }
 
-bool in(const std::vector<std::int64_t>& dims, std::int64_t d) { return std::find(dims.begin(), dims.end(), d) != dims.end(); }
+bool in(Sizes dims, std::int64_t d) { return std::find(dims.begin(), dims.end(), d) != dims.end(); }
 
 // Several dims that walk memory as one evenly strided run in the same order for every operand
 // (adjacent dims of contiguous tensors, or dims a permuted view keeps in memory order): the group
 // as one dim of a view, placed where the group's last logical dim was (so adjacent dims of a
 // contiguous tensor give exactly x.reshape(...)'s view). nullopt otherwise.
-std::optional<Plan> plan_one_run(const std::vector<std::int64_t>& sizes, const std::vector<std::int64_t>& dims,
-                                 const Strides& strides) {
+std::optional<Plan> plan_one_run(Sizes sizes, Sizes dims, Strides strides) {
   std::vector<std::int64_t> g;  // group dims that matter (size-1 dims never move the walk)
   for (std::int64_t d : dims) {
     if (sizes[static_cast<std::size_t>(d)] != 1) g.push_back(d);
@@ -110,12 +107,12 @@ std::optional<Plan> plan_one_run(const std::vector<std::int64_t>& sizes, const s
       for (std::size_t o = 0; o < strides.size(); ++o) view_strides[o].push_back((*strides[o])[du]);
     }
   }
-  Strides view;
+  std::vector<const std::vector<std::int64_t>*> view;
   for (const auto& s : view_strides) view.push_back(&s);
-  return plan_single(view_sizes, view_dim, view);
+  return plan_single(view_sizes, view_dim, Strides(view));
 }
 
-bool contiguous(const std::vector<std::int64_t>& sizes, const std::vector<std::int64_t>& strides) {
+bool contiguous(Sizes sizes, const std::vector<std::int64_t>& strides) {
   std::int64_t expected = 1;
   for (std::size_t d = sizes.size(); d-- > 0;) {
     if (sizes[d] != 1 && strides[d] != expected) return false;
@@ -125,7 +122,7 @@ bool contiguous(const std::vector<std::int64_t>& sizes, const std::vector<std::i
 }
 
 // Several dims that are not one run, contiguous operands: the blocks walk.
-Plan plan_blocks(const std::vector<std::int64_t>& sizes, const std::vector<std::int64_t>& dims, std::size_t operands) {
+Plan plan_blocks(Sizes sizes, Sizes dims, std::size_t operands) {
   struct Block {
     std::int64_t size, stride;
     bool group;
@@ -230,8 +227,7 @@ std::array<std::int64_t, kMaxOperands> Plan::batch_offsets(std::int64_t index) c
   return offsets;
 }
 
-std::optional<Plan> plan_problem(const std::vector<std::int64_t>& sizes, const std::vector<std::int64_t>& dims,
-                                 const Strides& strides, std::size_t data_operands) {
+std::optional<Plan> plan_problem(Sizes sizes, Sizes dims, Strides strides, std::size_t data_operands) {
   std::optional<Plan> plan = dims.size() == 1 ? plan_single(sizes, static_cast<std::size_t>(dims[0]), strides)
                                               : plan_one_run(sizes, dims, strides);
   if (plan) {

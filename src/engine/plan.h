@@ -21,6 +21,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace smx::detail {
@@ -68,8 +69,15 @@ struct Plan {
 // dims are several, do not walk as one run, and the operands are not all contiguous: the caller
 // makes them so (the one copy smx ever makes) and asks again. A 0-d shape is one row of one
 // element.
-std::optional<Plan> plan_problem(const std::vector<std::int64_t>& sizes, const std::vector<std::int64_t>& dims,
-                                 const std::vector<const std::vector<std::int64_t>*>& strides,
-                                 std::size_t data_operands);
+using OperandStrides = std::span<const std::vector<std::int64_t>* const>;
+std::optional<Plan> plan_problem(std::span<const std::int64_t> sizes, std::span<const std::int64_t> dims,
+                                 OperandStrides strides, std::size_t data_operands);
+// The same, for braced lists (tests).
+inline std::optional<Plan> plan_problem(const std::vector<std::int64_t>& sizes, const std::vector<std::int64_t>& dims,
+                                        const std::vector<const std::vector<std::int64_t>*>& strides,
+                                        std::size_t data_operands) {
+  return plan_problem(std::span<const std::int64_t>(sizes), std::span<const std::int64_t>(dims),
+                      OperandStrides(strides), data_operands);
+}
 
 }  // namespace smx::detail

@@ -15,7 +15,7 @@
 //          in the dtype (16-bit: rounded to nearest-even once). Backward through a mask: 0 at
 //          masked elements, scale * dx at kept ones (dx rounded to the dtype first, as autograd
 //          through masked_fill and scale * x rounds it).
-//   stream asks for non-temporal stores (kernels/store_policy.h decides when).
+//   stream asks for non-temporal stores (runtime/tuning.h decides when).
 //
 // Row functions take one contiguous row (or a contiguous piece of one); column functions take
 // `n` rows of `lanes` side-by-side elements. Passes over memory are counted per element of x

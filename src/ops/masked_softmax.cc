@@ -24,7 +24,7 @@ Tensor masked_forward(Op op, const char* name, const Tensor& x, const std::optio
   const std::int64_t wrapped = detail::check_masked(x.sizes(), mask, dim, o, name, spec);
   detail::check_floating(x, name, "input");
   Tensor y = empty(x.sizes(), x.dtype());
-  if (x.numel() != 0) detail::engine_forward(op, x, y, {wrapped}, &spec);
+  if (x.numel() != 0) detail::engine_forward(op, x, y, std::span<const std::int64_t>(&wrapped, 1), &spec);
   return y;
 }
 
@@ -44,7 +44,7 @@ Tensor masked_backward(const Tensor& grad, const Tensor& output, const std::opti
   Tensor dx = empty(grad.sizes(), grad.dtype());
   // (autograd's order through scale * x, masked_fill and softmax: the mask and the scale are the
   // backward kernels' store)
-  if (grad.numel() != 0) detail::engine_backward(Op::kSoftmaxBackward, grad, output, dx, {wrapped}, &spec);
+  if (grad.numel() != 0) detail::engine_backward(Op::kSoftmaxBackward, grad, output, dx, std::span<const std::int64_t>(&wrapped, 1), &spec);
   return dx;
 }
 

@@ -44,7 +44,7 @@ Tensor forward(Op op, const Tensor& x, std::optional<std::int64_t> dim, std::opt
   if (input.numel() == 0) return empty(input.sizes(), input.dtype(), input.device());
   detail::check_kernel_dtype(op, input, last_dim(input, wrapped));
   Tensor out = empty(input.sizes(), input.dtype(), input.device());
-  detail::engine_forward(op, input, out, {wrapped});
+  detail::engine_forward(op, input, out, std::span<const std::int64_t>(&wrapped, 1));
   return out;
 }
 
@@ -57,14 +57,14 @@ void forward_out(Op op, Tensor& out, const Tensor& x, std::int64_t dim) {
   detail::check_out(out, x);
   if (x.numel() == 0) return;
   detail::check_kernel_dtype(op, x, last_dim(x, wrapped));
-  detail::engine_forward(op, x, out, {wrapped});
+  detail::engine_forward(op, x, out, std::span<const std::int64_t>(&wrapped, 1));
 }
 
 Tensor backward(Op op, const Tensor& grad, const Tensor& output, std::int64_t dim) {
   check_backward_op(op);
   const std::int64_t wrapped = check_backward(op, grad, output, dim);
   Tensor dx = empty(grad.sizes(), grad.dtype(), grad.device());
-  if (grad.numel() != 0) detail::engine_backward(op, grad, output, dx, {wrapped});
+  if (grad.numel() != 0) detail::engine_backward(op, grad, output, dx, std::span<const std::int64_t>(&wrapped, 1));
   return dx;
 }
 
@@ -73,7 +73,7 @@ void backward_out(Op op, Tensor& dx, const Tensor& grad, const Tensor& output, s
   check_defined(dx, "grad_input");
   const std::int64_t wrapped = check_backward(op, grad, output, dim);
   detail::check_grad_input(dx, grad);
-  if (grad.numel() != 0) detail::engine_backward(op, grad, output, dx, {wrapped});
+  if (grad.numel() != 0) detail::engine_backward(op, grad, output, dx, std::span<const std::int64_t>(&wrapped, 1));
 }
 
 Tensor softmax(const Tensor& x, std::optional<std::int64_t> dim, std::optional<Dtype> dtype) {

@@ -91,7 +91,7 @@ HWY_INLINE void RescaleSums(D /* tag */, V old_m, V new_m, double* sum) {
 constexpr std::int64_t kColShortGroup = 8;
 
 template <class IO, class D, class Src>
-void ColsShortT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_t y_row_stride,
+void ColsShortT(D d, Op op, const Src src, typename IO::Storage* y, std::int64_t y_row_stride,
                 std::int64_t y_lane_stride, std::int64_t n, std::int64_t width, bool stream) {
   using T = hn::TFromD<D>;
   const SumTag<D> dd;
@@ -108,7 +108,8 @@ void ColsShortT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_
   for (std::int64_t l0 = 0; l0 < width; l0 += group * N) {
     const std::int64_t g = std::min(group, (width - l0) / N);
     auto* yl = y + l0 * y_lane_stride;
-    auto load_x = [&](std::int64_t i, std::int64_t k) { return src.Load(d, i, l0 + k * N); };
+    const Src xl = src.Shifted(l0);
+    auto load_x = [&](std::int64_t i, std::int64_t k) { return xl.Load(d, i, k * N); };
     for (std::int64_t k = 0; k < g; ++k) hn::StoreU(hn::Set(d, -std::numeric_limits<T>::infinity()), d, m + k * N);
     for (std::int64_t i = 0; i < n; ++i) {
       for (std::int64_t k = 0; k < g; ++k) hn::StoreU(hn::Max(hn::LoadU(d, m + k * N), load_x(i, k)), d, m + k * N);
@@ -147,7 +148,7 @@ void ColsShortT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_
 // The short-column passes one at a time (cols_max, then cols_sum), for callers that see the
 // column in row blocks: the same per-lane operations in the same row order as ColsShortT.
 template <class IO, class D, class Src>
-void ColsMaxT(D d, const Src& src, std::int64_t rows, std::int64_t width, hn::TFromD<D>* m) {
+void ColsMaxT(D d, const Src src, std::int64_t rows, std::int64_t width, hn::TFromD<D>* m) {
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   for (std::int64_t i = 0; i < rows; ++i) {
     for (std::int64_t l = 0; l < width; l += N) hn::StoreU(hn::Max(hn::LoadU(d, m + l), src.Load(d, i, l)), d, m + l);
@@ -155,7 +156,7 @@ void ColsMaxT(D d, const Src& src, std::int64_t rows, std::int64_t width, hn::TF
 }
 
 template <class IO, class D, class Src>
-void ColsSumT(D d, const Src& src, std::int64_t rows, std::int64_t width, const hn::TFromD<D>* m, double* sum) {
+void ColsSumT(D d, const Src src, std::int64_t rows, std::int64_t width, const hn::TFromD<D>* m, double* sum) {
   const SumTag<D> dd;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   for (std::int64_t l = 0; l < width; l += N) {
@@ -174,7 +175,7 @@ void ColsSumT(D d, const Src& src, std::int64_t rows, std::int64_t width, const 
 // streaming pieces run it over consecutive row blocks starting at multiples of kColTile, which
 // walks the same tiles with the same state, hence the same bits.
 template <class IO, class D, class Src>
-void ColsStatsT(D d, const Src& src, std::int64_t rows, std::int64_t width, hn::TFromD<D>* m, double* sum) {
+void ColsStatsT(D d, const Src src, std::int64_t rows, std::int64_t width, hn::TFromD<D>* m, double* sum) {
   using T = hn::TFromD<D>;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const T inf = std::numeric_limits<T>::infinity();
@@ -233,7 +234,7 @@ void ColsStatsT(D d, const Src& src, std::int64_t rows, std::int64_t width, hn::
 // y for `rows` rows from the columns' final max and sum (tall columns' pass 2, and the short
 // columns' last pass when run in pieces).
 template <class IO, class D, class Src>
-void ColsWriteT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_t y_row_stride,
+void ColsWriteT(D d, Op op, const Src src, typename IO::Storage* y, std::int64_t y_row_stride,
                 std::int64_t y_lane_stride, std::int64_t rows, std::int64_t width, const hn::TFromD<D>* m,
                 const double* sum, bool stream) {
   using T = hn::TFromD<D>;
@@ -255,7 +256,7 @@ void ColsWriteT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_
 }
 
 template <class IO, class D, class Src>
-void ColsT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride,
+void ColsT(D d, Op op, const Src src, typename IO::Storage* y, std::int64_t y_row_stride, std::int64_t y_lane_stride,
            std::int64_t n, std::int64_t width, bool stream) {
   using T = hn::TFromD<D>;
   if (width == 0) return;
@@ -270,8 +271,9 @@ void ColsT(D d, Op op, const Src& src, typename IO::Storage* y, std::int64_t y_r
   ColsWriteT<IO>(d, op, src, y, y_row_stride, y_lane_stride, n, width, m, sum, stream);
 }
 
-// A column source over contiguous lanes: plain, or through the masked load.
-template <class IO, class Fn>
+// A column source: plain, or through the masked load. kUnitLanes: the callers of contiguous lanes
+// (lane_stride 1), whose plain load then has the constant stride.
+template <class IO, bool kUnitLanes, class Fn>
 HWY_INLINE void WithColLoad(Op op, const void* xv, std::int64_t row_stride, std::int64_t lane_stride,
                             const MaskedLoad* masked, Fn&& fn) {
   const auto* x = static_cast<const typename IO::Storage*>(xv);
@@ -279,7 +281,7 @@ HWY_INLINE void WithColLoad(Op op, const void* xv, std::int64_t row_stride, std:
   if (masked != nullptr) {
     fn(MaskedColLoad<IO>(x, row_stride, lane_stride, negate, *masked));
   } else {
-    fn(ColLoad<IO>{x, row_stride, lane_stride, negate});
+    fn(ColLoad<IO, kUnitLanes>{x, row_stride, lane_stride, negate});
   }
 }
 
@@ -287,7 +289,7 @@ template <class IO>
 void ColsContiguous(Op op, const void* xv, std::int64_t x_row_stride, void* yv, std::int64_t y_row_stride,
                     std::int64_t n, std::int64_t lanes, bool stream, const MaskedLoad* masked) {
   auto* y = static_cast<typename IO::Storage*>(yv);
-  WithColLoad<IO>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
+  WithColLoad<IO, true>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
     ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
       // (non-temporal stores only for the full vectors)
       ColsT<IO>(d, op, src.Shifted(l0), y + l0, y_row_stride, 1, n, width, l0 == 0 && stream);
@@ -301,7 +303,7 @@ void ColsStrided(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t 
                  std::int64_t y_row_stride, std::int64_t y_lane_stride, std::int64_t n, std::int64_t lanes,
                  const MaskedLoad* masked) {
   auto* y = static_cast<typename IO::Storage*>(yv);
-  WithColLoad<IO>(op, xv, x_row_stride, x_lane_stride, masked, [&](const auto& src) {
+  WithColLoad<IO, false>(op, xv, x_row_stride, x_lane_stride, masked, [&](const auto& src) {
     ColsT<IO>(hn::CappedTag<hn::TFromD<typename IO::D>, 1>(), op, src, y, y_row_stride, y_lane_stride, n, lanes,
               false);
   });
@@ -313,7 +315,7 @@ template <class IO>
 void ColsStatsContiguous(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
                          void* mv, double* sum, const MaskedLoad* masked) {
   auto* m = static_cast<hn::TFromD<typename IO::D>*>(mv);
-  WithColLoad<IO>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
+  WithColLoad<IO, true>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
     ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
       ColsStatsT<IO>(d, src.Shifted(l0), rows, width, m + l0, sum + l0);
     });
@@ -324,7 +326,7 @@ template <class IO>
 void ColsMaxContiguous(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
                        void* mv) {
   auto* m = static_cast<hn::TFromD<typename IO::D>*>(mv);
-  WithColLoad<IO>(op, xv, x_row_stride, 1, nullptr, [&](const auto& src) {
+  WithColLoad<IO, true>(op, xv, x_row_stride, 1, nullptr, [&](const auto& src) {
     ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
       ColsMaxT<IO>(d, src.Shifted(l0), rows, width, m + l0);
     });
@@ -335,7 +337,7 @@ template <class IO>
 void ColsSumContiguous(Op op, const void* xv, std::int64_t x_row_stride, std::int64_t rows, std::int64_t lanes,
                        const void* mv, double* sum) {
   const auto* m = static_cast<const hn::TFromD<typename IO::D>*>(mv);
-  WithColLoad<IO>(op, xv, x_row_stride, 1, nullptr, [&](const auto& src) {
+  WithColLoad<IO, true>(op, xv, x_row_stride, 1, nullptr, [&](const auto& src) {
     ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
       ColsSumT<IO>(d, src.Shifted(l0), rows, width, m + l0, sum + l0);
     });
@@ -348,7 +350,7 @@ void ColsWriteContiguous(Op op, const void* xv, std::int64_t x_row_stride, void*
                          const MaskedLoad* masked) {
   auto* y = static_cast<typename IO::Storage*>(yv);
   const auto* m = static_cast<const hn::TFromD<typename IO::D>*>(mv);
-  WithColLoad<IO>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
+  WithColLoad<IO, true>(op, xv, x_row_stride, 1, masked, [&](const auto& src) {
     ForLaneParts<IO>(lanes, [&](auto d, std::int64_t l0, std::int64_t width) {
       ColsWriteT<IO>(d, op, src.Shifted(l0), y + l0, y_row_stride, 1, rows, width, m + l0, sum + l0,
                      l0 == 0 && stream);

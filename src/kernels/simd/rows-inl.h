@@ -35,7 +35,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // max of elements [begin, begin + n) (the load negates for softmin); NaN if one of them is NaN.
 template <class IO, class Src>
-double BlockMax(const Src& src, std::int64_t begin, std::int64_t n) {
+double BlockMax(const Src src, std::int64_t begin, std::int64_t n) {
   using D = typename IO::D;
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
@@ -67,7 +67,7 @@ double BlockMax(const Src& src, std::int64_t begin, std::int64_t n) {
 // max of a row without NaN tracking. The fused row kernel needs no more: a NaN anywhere makes
 // its exp NaN, hence the sum and every output NaN, whatever the max is.
 template <class IO, class Src>
-double RowMaxPlain(const Src& src, std::int64_t n) {
+double RowMaxPlain(const Src src, std::int64_t n) {
   using D = typename IO::D;
   const D d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
@@ -87,7 +87,7 @@ double RowMaxPlain(const Src& src, std::int64_t n) {
 
 // min and max of a row in one pass, without NaN tracking (see RowMaxPlain).
 template <class IO, class Src>
-std::pair<double, double> RowMinMaxPlain(const Src& src, std::int64_t n) {
+std::pair<double, double> RowMinMaxPlain(const Src src, std::int64_t n) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
   const D d;
@@ -124,7 +124,7 @@ std::pair<double, double> RowMinMaxPlain(const Src& src, std::int64_t n) {
 // next_len elements read next, prefetched meanwhile so that their memory pass overlaps this
 // pass's arithmetic.
 template <class IO, class Src>
-double BlockSumExp(const Src& src, std::int64_t begin, std::int64_t n, double max,
+double BlockSumExp(const Src src, std::int64_t begin, std::int64_t n, double max,
                    const typename IO::Storage* next = nullptr, std::int64_t next_len = 0) {
   using D = typename IO::D;
   const D d;
@@ -146,7 +146,7 @@ double BlockSumExp(const Src& src, std::int64_t begin, std::int64_t n, double ma
 }
 
 template <class IO, class Src>
-RowStats RowStatsT(const Src& src, std::int64_t n) {
+RowStats RowStatsT(const Src src, std::int64_t n) {
   RowStats total{-std::numeric_limits<double>::infinity(), 0.0};
   const typename IO::Storage* x = src.memory();
   for (std::int64_t b = 0; b < n; b += kStatsBlock) {
@@ -171,7 +171,7 @@ RowStats RowStatsImpl(Op op, const void* xv, std::int64_t n, const MaskedLoad* m
 }
 
 template <class IO, class Src>
-void RowWriteT(Op op, const Src& src, typename IO::Storage* y, std::int64_t n, RowStats stats, bool stream) {
+void RowWriteT(Op op, const Src src, typename IO::Storage* y, std::int64_t n, RowStats stats, bool stream) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
   const D d;
@@ -208,7 +208,7 @@ void RowWriteImpl(Op op, const void* xv, void* yv, std::int64_t n, RowStats stat
 // Whole rows of up to kFusedRowMax elements: max; exp (kept) and sum; scale. One exp per
 // element, and the row is read from memory once.
 template <class IO, bool kFlush, class Src>
-HWY_INLINE void RowFusedExp(const Src& src, typename IO::Storage* y, std::int64_t n, bool stream,
+HWY_INLINE void RowFusedExp(const Src src, typename IO::Storage* y, std::int64_t n, bool stream,
                             hn::TFromD<typename IO::D>* e, double max, const typename IO::Storage* next) {
   using D = typename IO::D;
   using T = hn::TFromD<D>;
@@ -264,7 +264,7 @@ HWY_INLINE void RowFusedExp(const Src& src, typename IO::Storage* y, std::int64_
 }
 
 template <class IO, class Src>
-HWY_INLINE void RowFusedOne(Op op, const Src& src, typename IO::Storage* y, std::int64_t n, bool stream,
+HWY_INLINE void RowFusedOne(Op op, const Src src, typename IO::Storage* y, std::int64_t n, bool stream,
                             hn::TFromD<typename IO::D>* e, const typename IO::Storage* next) {
   using T = hn::TFromD<typename IO::D>;
   if (op == Op::kLogSoftmax) {

@@ -148,18 +148,21 @@ struct MaskedRowLoad {
 
 // ---- columns: row i of a vector of lanes starting at lane l ----
 
-template <class IO>
+// kUnitLanes: the lanes are adjacent (lane_stride is 1, known at compile time, so the address
+// arithmetic is the plain walk's: contiguous lanes are the common case and the hot loop).
+template <class IO, bool kUnitLanes = false>
 struct ColLoad {
   const typename IO::Storage* x;
   std::int64_t row_stride, lane_stride;
   bool negate;
 
+  HWY_INLINE std::int64_t LaneOffset(std::int64_t l) const { return kUnitLanes ? l : l * lane_stride; }
   template <class D>
   HWY_INLINE hn::Vec<D> Load(D d, std::int64_t i, std::int64_t l) const {
-    return LoadSigned<IO>(d, x + i * row_stride + l * lane_stride, negate);
+    return LoadSigned<IO>(d, x + i * row_stride + LaneOffset(l), negate);
   }
   // The same columns from lane l on.
-  ColLoad Shifted(std::int64_t l) const { return {x + l * lane_stride, row_stride, lane_stride, negate}; }
+  ColLoad Shifted(std::int64_t l) const { return {x + LaneOffset(l), row_stride, lane_stride, negate}; }
 };
 
 template <class IO>
