@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -79,6 +80,37 @@ Tensor bool_mask(const Size& sizes, std::uint64_t seed, double keep) {
   return t;
 }
 
+// Every NaN of a floating-point element of `bytes` bytes as one pattern. IEEE 754 leaves a NaN
+// result's sign and payload open, and x86 picks them by operand order - which FMA form the
+// compiler chose - so they follow code generation, not the arithmetic the battery guards.
+// (No caller can see the difference: PyTorch prints, compares and propagates every NaN alike.)
+std::vector<unsigned char> canonical_nans(const unsigned char* data, std::size_t count, smx::Dtype dtype) {
+  const std::size_t bytes = smx::element_size(dtype);
+  std::vector<unsigned char> out(data, data + count * bytes);
+  auto canon = [&](auto word, auto exponent, auto mantissa, auto quiet) {
+    using W = decltype(word);
+    for (std::size_t i = 0; i < count; ++i) {
+      W w;
+      std::memcpy(&w, out.data() + i * bytes, bytes);
+      if ((w & exponent) == exponent && (w & mantissa) != 0) {
+        w = static_cast<W>(exponent | quiet);
+        std::memcpy(out.data() + i * bytes, &w, bytes);
+      }
+    }
+  };
+  switch (dtype) {
+    case smx::kFloat64:
+      canon(std::uint64_t{}, std::uint64_t{0x7ff0000000000000}, std::uint64_t{0x000fffffffffffff},
+            std::uint64_t{0x0008000000000000});
+      break;
+    case smx::kFloat32: canon(std::uint32_t{}, std::uint32_t{0x7f800000}, std::uint32_t{0x007fffff}, std::uint32_t{0x00400000}); break;
+    case smx::kFloat16: canon(std::uint16_t{}, std::uint16_t{0x7c00}, std::uint16_t{0x03ff}, std::uint16_t{0x0200}); break;
+    case smx::kBFloat16: canon(std::uint16_t{}, std::uint16_t{0x7f80}, std::uint16_t{0x007f}, std::uint16_t{0x0040}); break;
+    default: break;
+  }
+  return out;
+}
+
 std::uint64_t digest(const Tensor& t) {
   const Tensor c = t.contiguous();
   std::uint64_t h = 0xcbf29ce484222325ull;
@@ -89,7 +121,9 @@ std::uint64_t digest(const Tensor& t) {
   for (std::int64_t s : c.sizes()) mix(&s, sizeof s);
   const int dtype = static_cast<int>(c.dtype());
   mix(&dtype, sizeof dtype);
-  mix(c.data_ptr(), static_cast<std::size_t>(c.numel()) * c.element_size());
+  const auto elements = canonical_nans(static_cast<const unsigned char*>(c.data_ptr()),
+                                       static_cast<std::size_t>(c.numel()), c.dtype());
+  mix(elements.data(), elements.size());
   return h;
 }
 
