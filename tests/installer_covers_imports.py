@@ -76,8 +76,9 @@ def owning_package(module):
 def main():
     groups, packages = installed_packages()
     problems, checked = [], {}
+    # Modules of the tests themselves (any .py file under tests/, e.g. tests/tolerances.py).
+    local = {f[:-3] for _, _, files in os.walk(os.path.join(ROOT, "tests")) for f in files if f.endswith(".py")}
     for base, _, files in os.walk(os.path.join(ROOT, "tests")):
-        local = {f[:-3] for f in files if f.endswith(".py")}
         for name in sorted(f for f in files if f.endswith(".py")):
             path = os.path.join(base, name)
             for module, line in imports_of(path):

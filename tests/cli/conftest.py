@@ -1,5 +1,6 @@
 """Shared fixtures for the command-line tests: the smx binary and a runner."""
 import os
+import sys
 import subprocess
 
 import pytest
@@ -22,3 +23,6 @@ def run(smx_bin):
             assert p.returncode == check_rc, f"rc={p.returncode}\nstdout:\n{out}\nstderr:\n{err}"
         return p.returncode, out, err
     return _run
+
+# tests/tolerances.py, the one tolerance table (it reads tests/tolerances.h).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))

@@ -1,8 +1,7 @@
 """The command's dim lists (--dim 1,2) and `smx explain`, against PyTorch in float64.
 
 --dim lists: the result must match the float64 oracle (permute the group dims to the end,
-reshape, softmax, back) within float32's tolerance (rtol 2e-6, atol 1e-7: smx's kernels promise a
-few float32 ulps). explain: the drawn groups must be exactly the groups of the oracle (elements
+reshape, softmax, back) within the forward "oracle" row of tests/tolerances.h. explain: the drawn groups must be exactly the groups of the oracle (elements
 that share their indices outside the dims) and every drawn value must be the float64 softmax
 rounded to 4 decimals (|drawn - exact| <= 5e-5 + 1e-9).
 """
@@ -12,6 +11,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from tolerances import tol
 
 SEED = "[[1,2],[4,3],[5,5]]"
 
@@ -58,7 +58,8 @@ def test_dim_list_file_to_file(run, tmp_path, op, fn, dims):
     run(op, "--dim", dims, src, "-o", str(out), check_rc=0)
     ours = torch.from_numpy(np.load(out))
     expected = oracle(x, [int(d) for d in dims.split(",")], fn)
-    torch.testing.assert_close(ours.double(), expected, rtol=2e-6, atol=1e-7)
+    rtol, atol = tol("forward", "oracle", "float32")
+    torch.testing.assert_close(ours.double(), expected, rtol=rtol, atol=max(atol, 1e-7))
 
 
 def test_dim_list_prints_like_pytorch(run):
@@ -76,7 +77,8 @@ def test_dim_list_backward(run, tmp_path):
     out = tmp_path / "dx.npy"
     run("backward", "--op", "softmax", "--dim", "0,2", "--grad", save(tmp_path, "g.npy", g),
         "--output", save(tmp_path, "y.npy", y.detach().numpy()), "-o", str(out), check_rc=0)
-    torch.testing.assert_close(torch.from_numpy(np.load(out)), expected, rtol=1e-12, atol=1e-13)
+    rtol, atol = tol("forward", "oracle", "float64")
+    torch.testing.assert_close(torch.from_numpy(np.load(out)), expected, rtol=rtol, atol=max(atol, 1e-13))
 
 
 def test_dim_list_errors(run):

@@ -2,11 +2,11 @@
 ((scale * x).masked_fill(~mask, -inf), softmax, the fully-masked rule), printing as PyTorch
 prints, and clear errors with the documented exit codes (1 bad data, 2 usage).
 
-Tolerance: float32 results within rtol 1e-5, atol 1e-6 of the float64 oracle (float32 exp within
-2 ulp, one rounding); float64 within 1e-12."""
+Tolerance: the forward "oracle" rows of tests/tolerances.h (the results against a float64 oracle)."""
 import numpy as np
 import pytest
 import torch
+from tolerances import tol
 
 
 def oracle(x, mask, dim=-1, scale=None, causal=False, policy="zero", log=False):
@@ -23,7 +23,8 @@ def oracle(x, mask, dim=-1, scale=None, causal=False, policy="zero", log=False):
 
 
 @pytest.mark.parametrize("op", ["masked_softmax", "masked_log_softmax"])
-@pytest.mark.parametrize("dtype,rtol,atol", [(np.float32, 1e-5, 1e-6), (np.float64, 1e-12, 1e-14)])
+@pytest.mark.parametrize("dtype,rtol,atol", [(np.float32, *tol("forward", "oracle", "float32")),
+                                             (np.float64, *tol("forward", "oracle", "float64"))])
 def test_files_against_torch(run, tmp_path, op, dtype, rtol, atol):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
@@ -58,7 +59,8 @@ def test_no_mask_and_causal_alone(run, tmp_path):
     x = np.random.default_rng(2).standard_normal((4, 5)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     run("masked_softmax", "--causal", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"), check_rc=0)
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), oracle(x, None, causal=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), oracle(x, None, causal=True),
+                               *tol("forward", "oracle", "float32"))
 
 
 @pytest.mark.parametrize("args,rc,message", [

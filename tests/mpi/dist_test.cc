@@ -1,13 +1,9 @@
 // smx::dist under mpirun (tests/mpi/CMakeLists.txt runs this with 1, 2, 3 and 4 ranks).
 // Every rank builds the same full tensor from a fixed seed, takes its slice of the sharded dim,
-// runs the distributed op, and compares its slice of the result with single-process smx on the
-// full tensor. Tolerance: 2 ulp of the dtype (the bound). The only arithmetic that
-// differs from one process is how the sum of exp is split and folded (double precision), so
-// the shared statistics differ from one process's by a few double ulps; after rounding to the
-// dtype that moves a result by at most an ulp or two. For float64 the sums are kept in the
-// output's own precision, so two summation orders differ by up to 2 n u relative (n terms,
-// u = 2^-53, the standard bound for recursive summation) and that slack is added; in backward,
-// dx = y * (g - acc) cancels, so the slack is the change of acc times y (see backward_slack).
+// runs the distributed op, and compares its slice of the result with the long-double oracle on
+// the full tensor (tests/kernel_oracle.h), within the kernels' per-element bound: its double-sum
+// term (2 n u for n terms) covers any split and fold order of the sum, which is all that a rank's
+// slice changes.
 // No ASSERT_* before a collective: a rank that returned early would leave the others waiting.
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -19,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_oracle.h"
 #include "smx/dist.h"
 #include "smx/smx.h"
 #include "tensor/element_access.h"
@@ -57,25 +54,6 @@ Tensor make(const smx::Size& sizes, smx::Dtype dtype, std::uint64_t seed, double
   return t.to(dtype);
 }
 
-int mantissa_bits(smx::Dtype d) {
-  switch (d) {
-    case smx::kFloat64: return 52;
-    case smx::kFloat16: return 10;
-    case smx::kBFloat16: return 7;
-    default: return 23;
-  }
-}
-
-// a and b within `ulps` units in the last place of the dtype (NaN matches NaN, inf matches inf).
-bool within_ulps(double a, double b, smx::Dtype d, int ulps = 2) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
-  if (std::isinf(a) || std::isinf(b)) return a == b;
-  const double mag = std::max(std::fabs(a), std::fabs(b));
-  const int min_exp = d == smx::kFloat64 ? -1022 : d == smx::kFloat16 ? -14 : -126;
-  const int e = mag == 0.0 ? min_exp : std::max(min_exp, std::ilogb(mag));
-  return std::fabs(a - b) <= ulps * std::ldexp(1.0, e - mantissa_bits(d));
-}
-
 // Each rank's length along the sharded dim: uneven, with empty slices, a fixed pattern.
 std::vector<std::int64_t> uneven_parts(int size, std::int64_t scale) {
   const std::int64_t pattern[4] = {3, 0, 7, 1};
@@ -98,81 +76,46 @@ smx::Size with_dim(std::vector<std::int64_t> others, std::int64_t dim, std::int6
   return smx::Size(others);
 }
 
-using DistForward = std::function<Tensor(const Tensor&, std::int64_t, MPI_Comm)>;
-using LocalForward = std::function<Tensor(const Tensor&, std::int64_t)>;
-
-struct ForwardOp {
-  const char* name;
-  DistForward dist;
-  LocalForward local;
-};
-
-std::vector<ForwardOp> forward_ops() {
-  return {{"softmax", smx::dist::softmax, [](const Tensor& x, std::int64_t d) { return smx::softmax(x, d); }},
-          {"log_softmax", smx::dist::log_softmax, [](const Tensor& x, std::int64_t d) { return smx::log_softmax(x, d); }},
-          {"softmin", smx::dist::softmin, [](const Tensor& x, std::int64_t d) { return smx::softmin(x, d); }}};
-}
+const smx::Op kForwardOps[] = {smx::Op::kSoftmax, smx::Op::kLogSoftmax, smx::Op::kSoftmin};
 
 const smx::Dtype kDtypes[] = {smx::kFloat32, smx::kFloat64, smx::kFloat16, smx::kBFloat16};
 
-constexpr double kU = 0x1p-53;  // float64 unit roundoff
+// A float64 tensor of `full`'s shape holding `v` (full's row-major order), narrowed to this
+// rank's slice and read back in the slice's order.
+std::vector<double> slice_of(const std::vector<double>& v, const Tensor& full, std::int64_t dim,
+                             const std::vector<std::int64_t>& parts, int rank) {
+  Tensor t = smx::empty(full.sizes(), smx::kFloat64);
+  std::copy(v.begin(), v.end(), t.data<double>());
+  return values(t.narrow(dim, offset_of(parts, rank), parts[static_cast<std::size_t>(rank)]));
+}
 
-// Compares this rank's slice of the distributed result with the single-process result: within
-// 2 ulp plus `slack` (a float64 tensor of the full result's shape; undefined for none).
-void expect_slice_matches(const Tensor& got, const Tensor& full_result, std::int64_t dim,
-                          const std::vector<std::int64_t>& parts, int rank, const std::string& what,
-                          const Tensor& slack = Tensor()) {
-  const std::int64_t start = offset_of(parts, rank), len = parts[static_cast<std::size_t>(rank)];
-  const Tensor want = full_result.narrow(dim, start, len);
-  ASSERT_TRUE(got.sizes() == want.sizes()) << what << ": shape " << got.sizes().str() << " vs " << want.sizes().str();
-  ASSERT_EQ(got.dtype(), want.dtype()) << what;
-  const auto g = values(got), w = values(want);
-  const auto extra = slack.defined() ? values(slack.narrow(dim, start, len)) : std::vector<double>(g.size(), 0.0);
-  int bad = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    const bool ok = within_ulps(g[i], w[i], got.dtype()) || std::fabs(g[i] - w[i]) <= extra[i];
-    if (!ok && bad++ < 5) {
-      ADD_FAILURE() << what << " rank " << rank << " element " << i << ": " << g[i] << " vs " << w[i]
-                    << " (slack " << extra[i] << ")";
-    }
+// This rank's slice of a distributed forward result against the oracle of the full tensor.
+void expect_forward_slice(const Tensor& got, const Tensor& full, std::int64_t dim, smx::Op op,
+                          const std::vector<std::int64_t>& parts, int rank, const std::string& what) {
+  const smx::test::Op oracle_op = op == smx::Op::kSoftmax      ? smx::test::Op::kSoftmax
+                                   : op == smx::Op::kLogSoftmax ? smx::test::Op::kLogSoftmax
+                                                                : smx::test::Op::kSoftmin;
+  const auto e = smx::test::forward_oracle(values(full), full.sizes().vec(), dim, oracle_op);
+  std::vector<double> bound(e.y.size());
+  for (std::size_t i = 0; i < bound.size(); ++i) {
+    bound[i] = smx::test::forward_bound(full.dtype(), oracle_op, full.size(dim), e, i);
   }
-  EXPECT_EQ(bad, 0) << what;
+  const auto want = slice_of(e.y, full, dim, parts, rank), limit = slice_of(bound, full, dim, parts, rank);
+  EXPECT_EQ(got.dtype(), full.dtype()) << what;
+  EXPECT_TRUE(smx::test::within_bounds(values(got), want, [&](std::size_t i) { return limit[i]; }))
+      << what << " rank " << rank;
 }
 
-// Forward slack: softmax's y = e / S moves by y * dS / S <= y * 2 n u; log_softmax's by 2 n u.
-Tensor forward_slack(const Tensor& y, std::int64_t dim, bool log) {
-  Tensor s = y.to(smx::kFloat64).contiguous().clone();  // a copy: to() may return y itself
-  const double rel = 2.0 * static_cast<double>(y.size(dim)) * kU;
-  auto* p = s.data<double>();
-  for (std::int64_t i = 0; i < s.numel(); ++i) p[i] = log ? rel : (std::isfinite(p[i]) ? std::fabs(p[i]) * rel : 0.0);
-  return s;
-}
-
-// ulp of v in dtype d (for the float cast of a double accumulator).
-double ulp_in(double v, smx::Dtype d) {
-  const int min_exp = d == smx::kFloat64 ? -1022 : d == smx::kFloat16 ? -14 : -126;
-  return std::ldexp(1.0, std::max(min_exp, v == 0.0 ? min_exp : std::ilogb(v)) - mantissa_bits(d));
-}
-
-// Backward slack for 2-d g, y: acc = sum(g*y) (or sum(g)) over the dim changes by at most
-// 2 n u sum|g*y| between summation orders, plus one ulp of the dtype where acc is rounded to it;
-// dx = y * (g - acc) (log: g - exp(y) * acc) moves by |y| (exp(y)) times that.
-Tensor backward_slack(const Tensor& g, const Tensor& y, std::int64_t dim, bool log) {
-  const Tensor g64 = g.to(smx::kFloat64).contiguous(), y64 = y.to(smx::kFloat64).contiguous();
-  Tensor s = smx::empty(g.sizes(), smx::kFloat64);
-  const std::int64_t rows = g.size(0), cols = g.size(1), n = g.size(dim);
-  const double* gp = g64.data<double>();
-  const double* yp = y64.data<double>();
-  double* sp = s.data<double>();
-  const std::int64_t groups = dim == 0 ? cols : rows;
-  for (std::int64_t k = 0; k < groups; ++k) {
-    auto at = [&](std::int64_t i) { return dim == 0 ? i * cols + k : k * cols + i; };
-    double a = 0.0;
-    for (std::int64_t i = 0; i < n; ++i) a += std::fabs(log ? gp[at(i)] : gp[at(i)] * yp[at(i)]);
-    const double dacc = 2.0 * static_cast<double>(n) * kU * a + (g.dtype() == smx::kFloat64 ? 0.0 : ulp_in(a, g.dtype()));
-    for (std::int64_t i = 0; i < n; ++i) sp[at(i)] = (log ? std::exp(yp[at(i)]) : std::fabs(yp[at(i)])) * dacc;
-  }
-  return s;
+// The same for a backward result, given the full g and y.
+void expect_backward_slice(const Tensor& got, const Tensor& g, const Tensor& y, std::int64_t dim, bool log,
+                           const std::vector<std::int64_t>& parts, int rank, const std::string& what) {
+  const auto gv = values(g), yv = values(y);
+  const auto e = smx::test::backward_oracle(gv, yv, g.sizes().vec(), dim, log);
+  std::vector<double> bound(e.dx.size());
+  for (std::size_t i = 0; i < bound.size(); ++i) bound[i] = smx::test::backward_bound(g.dtype(), log, g.size(dim), gv, yv, e, i);
+  const auto want = slice_of(e.dx, g, dim, parts, rank), limit = slice_of(bound, g, dim, parts, rank);
+  EXPECT_TRUE(smx::test::within_bounds(values(got), want, [&](std::size_t i) { return limit[i]; }))
+      << what << " rank " << rank;
 }
 
 // One forward case: every op and dtype, sharded along `dim` of shape `others` with `dim` inserted.
@@ -183,13 +126,10 @@ void check_forward(const std::vector<std::int64_t>& others, std::int64_t dim, co
     Tensor full = make(with_dim(others, dim, total_of(parts)), dtype, seed);
     if (poke) poke(full);
     const Tensor local = full.narrow(dim, offset_of(parts, rank), parts[static_cast<std::size_t>(rank)]);
-    for (const ForwardOp& op : forward_ops()) {
-      const std::string what = std::string(op.name) + " " + smx::dtype_name(dtype) + " shape " +
+    for (smx::Op op : kForwardOps) {
+      const std::string what = std::string(smx::op_name(op)) + " " + smx::dtype_name(dtype) + " shape " +
                                full.sizes().str() + " dim " + std::to_string(dim);
-      const Tensor got = op.dist(local, dim, MPI_COMM_WORLD);
-      const Tensor want = op.local(full, dim);
-      expect_slice_matches(got, want, dim, parts, rank, what,
-                           forward_slack(want, dim, std::string(op.name) == "log_softmax"));
+      expect_forward_slice(smx::dist::forward(op, local, dim, MPI_COMM_WORLD), full, dim, op, parts, rank, what);
     }
   }
 }
@@ -202,7 +142,7 @@ TEST(Dist, OneDimAndNegativeDim) {
   const int rank = rank_of();
   const Tensor full = make(smx::Size{total_of(parts)}, smx::kFloat32, 4);
   const Tensor local = full.narrow(0, offset_of(parts, rank), parts[static_cast<std::size_t>(rank)]);
-  expect_slice_matches(smx::dist::softmax(local, -1, MPI_COMM_WORLD), smx::softmax(full, 0), 0, parts, rank, "1-d");
+  expect_forward_slice(smx::dist::softmax(local, -1, MPI_COMM_WORLD), full, 0, smx::Op::kSoftmax, parts, rank, "1-d");
 }
 TEST(Dist, AllOnOneRank) {
   std::vector<std::int64_t> parts(static_cast<std::size_t>(size_of()), 0);
@@ -216,7 +156,7 @@ TEST(Dist, NonContiguousShard) {
   // The shard is a transposed view: dim 1 of the view is dim 0 of the storage.
   const Tensor local = full.narrow(0, offset_of(parts, rank), parts[static_cast<std::size_t>(rank)]).transpose(0, 1);
   const Tensor got = smx::dist::log_softmax(local, 1, MPI_COMM_WORLD);
-  expect_slice_matches(got, smx::log_softmax(full.transpose(0, 1), 1), 1, parts, rank, "transposed view");
+  expect_forward_slice(got, full.transpose(0, 1).contiguous(), 1, smx::Op::kLogSoftmax, parts, rank, "transposed view");
 }
 
 // Long rows: more than kFusedRowMax (65536) elements on a rank, so the local statistics are
@@ -298,17 +238,15 @@ TEST(Dist, Backward) {
       const Tensor x = make(shape, dtype, 10);
       const Tensor g = make(shape, dtype, 11, 1.0);
       for (bool log : {false, true}) {
-        const Tensor y = log ? smx::log_softmax(x, dim) : smx::softmax(x, dim);
-        const Tensor want = log ? smx::log_softmax_backward(g, y, dim) : smx::softmax_backward(g, y, dim);
+        const Tensor y = log ? smx::log_softmax(x, dim) : smx::softmax(x, dim);  // (any y: the oracle takes it as given)
         auto shard = [&](const Tensor& t) {
           return t.narrow(dim, offset_of(parts, rank), parts[static_cast<std::size_t>(rank)]);
         };
         const Tensor got = log ? smx::dist::log_softmax_backward(shard(g), shard(y), dim, MPI_COMM_WORLD)
                                : smx::dist::softmax_backward(shard(g), shard(y), dim, MPI_COMM_WORLD);
-        expect_slice_matches(got, want, dim, parts, rank,
-                             std::string(log ? "log_softmax" : "softmax") + "_backward " + smx::dtype_name(dtype) +
-                                 " dim " + std::to_string(dim),
-                             backward_slack(g, y, dim, log));
+        expect_backward_slice(got, g, y, dim, log, parts, rank,
+                              std::string(log ? "log_softmax" : "softmax") + "_backward " + smx::dtype_name(dtype) +
+                                  " dim " + std::to_string(dim));
       }
     }
   }
@@ -323,7 +261,7 @@ TEST(Dist, SubCommunicator) {
   const int rank = rank_of(half);
   const Tensor full = make(smx::Size{3, total_of(parts)}, smx::kFloat32, 12 + world_rank % 2);
   const Tensor got = smx::dist::softmin(full.narrow(1, offset_of(parts, rank), parts[static_cast<std::size_t>(rank)]), 1, half);
-  expect_slice_matches(got, smx::softmin(full, 1), 1, parts, rank, "sub-communicator");
+  expect_forward_slice(got, full, 1, smx::Op::kSoftmin, parts, rank, "sub-communicator");
   MPI_Comm_free(&half);
 }
 

@@ -1,12 +1,8 @@
 """smx.dist from Python under mpirun (ctest runs this file with 1, 2, 3 and 4 ranks).
 
 Every rank builds the same full tensor from a fixed seed, takes its slice of the sharded dim and
-compares smx.dist's result with torch on the full tensor in float64. Tolerances, with the reason:
-  float64: 1e-13 relative/absolute (smx's float64 kernels are within ~1e-15; sums of a few
-           hundred terms in another order add a few ulps);
-  float32: 2e-6 (smx's float32 exp is within 2 ulp and the division one more: a few 1e-7);
-  float16 / bfloat16: one ulp of the format after the float32 math (2^-11, 2^-8 relative) plus
-           the float32 error, i.e. 1e-3 and 8e-3 relative.
+compares smx.dist's result with torch on the full tensor in float64: the forward "oracle" rows of
+tests/tolerances.h (the rank-ordered fold adds nothing beyond the double sums' few ulps).
 The tests are symmetric: every rank runs the same collectives in the same order.
 """
 import numpy as np
@@ -14,6 +10,7 @@ import pytest
 
 import smx
 import smx.dist
+from tolerances import tol
 
 if not smx.dist.available():
     pytest.skip("smx was built without MPI", allow_module_level=True)
@@ -23,7 +20,7 @@ import torch  # noqa: E402
 
 COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.rank, COMM.size
-TOL = {"float64": 1e-13, "float32": 2e-6, "float16": 1e-3, "bfloat16": 8e-3}
+TOL = {dt: tol("forward", "oracle", dt)[0] for dt in ("float64", "float32", "float16", "bfloat16")}
 
 
 def parts(scale):

@@ -5,3 +5,6 @@ import sys
 # default build tree too.
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(here, "..", "..", "build", "release", "python"))
+
+# tests/tolerances.py, the one tolerance table (it reads tests/tolerances.h).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))

@@ -2,18 +2,11 @@
 
 Every case is made from a fixed seed (its index), so a failure names a reproducible case.
 
-Tolerances, per dtype (|smx - torch| <= atol + rtol * |torch|, NaN must match NaN, infinities
-must match exactly):
-  float64   rtol 1e-12, atol 1e-14
-  float32   rtol 1e-5,  atol 1e-6   (torch computes in float32; smx rounds a double result once)
-  float16   rtol 2e-3,  atol 1e-5   (torch 1.13 has no float16 softmax on CPU: the reference is
-                                     torch's float32 result rounded once to float16; 2e-3 is two
-                                     float16 ulps)
-  bfloat16  rtol 1.6e-2, atol 1e-4  (two bfloat16 ulps; the reference is torch's float32 result
-                                     rounded once, as for float16: torch 1.13's own bfloat16 kernel
-                                     returns NaN for whole finite columns of some strided inputs
-                                     that hold a NaN elsewhere, e.g. forward case 11)
-Backward: the same rtol, with atol scaled by the largest |grad_output|.
+Tolerances: the "torch" rows of tests/tolerances.h (|smx - torch| <= atol + rtol * |torch|, NaN
+must match NaN, infinities exactly). For float16 and bfloat16 the reference is torch's float32
+result rounded once: torch 1.13 has no float16 softmax on CPU, and its own bfloat16 kernel returns
+NaN for whole finite columns of some strided inputs that hold a NaN elsewhere (forward case 11).
+Backward: the backward rows, with atol scaled by the largest |grad_output|.
 """
 import math
 import random
@@ -24,15 +17,13 @@ import pytest
 import torch
 
 import smx
+from tolerances import tol
 
 torch.set_num_threads(1)
 
-TOL = {
-    torch.float64: (1e-12, 1e-14),
-    torch.float32: (1e-5, 1e-6),
-    torch.float16: (2e-3, 1e-5),
-    torch.bfloat16: (1.6e-2, 1e-4),
-}
+DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+TOL = {dt: tol("forward", "torch", dt) for dt in DTYPES}
+BACKWARD_TOL = {dt: tol("backward", "torch", dt) for dt in DTYPES}
 EDGE_SIZES = [0, 1, 2, 3, 5, 7, 8, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 257, 1031]
 OPS = {
     "softmax": (smx.softmax, torch.softmax),
@@ -193,7 +184,7 @@ def test_backward(i):
     (expected,) = torch.autograd.grad(y, x, g)
     fn = smx.log_softmax_backward if log else smx.softmax_backward
     ours = to_torch(fn(g, y.detach(), dim))
-    rtol, atol = TOL[dtype]
+    rtol, atol = BACKWARD_TOL[dtype]
     scale = float(g.abs().max()) if g.numel() else 1.0
     torch.testing.assert_close(ours, expected, rtol=rtol, atol=atol * max(scale, 1.0) * 10,
                                msg=lambda m: f"backward case {i}: log={log} shape {shape} dim {dim} {dtype}\n{m}")

@@ -3,13 +3,10 @@ oracle: (scale * x).masked_fill(~mask, -inf), torch.softmax, then the fully-mask
 backward against autograd through the same composition.
 
 The oracle takes scale * x as PyTorch computes it in x's dtype (what a user's
-`(scale * x).masked_fill(...)` feeds softmax), then works in float64. Tolerances
-(|smx - oracle| <= atol + rtol * |oracle|; NaN must match NaN, infinities exactly):
-  float64   rtol 1e-12, atol 1e-14  (exp within an ulp, sums of at most a few thousand terms)
-  float32   rtol 1e-5,  atol 1e-6   (float32 exp within 2 ulp, one rounding of the result)
-  float16   rtol 2e-3,  atol 1e-5   (two float16 ulps: one rounding of the result + float32 math)
-  bfloat16  rtol 1.6e-2, atol 1e-4  (two bfloat16 ulps, likewise)
-Backward: the same rtol, atol 4 * eps(dtype) * scale * max|grad| (reason at the test).
+`(scale * x).masked_fill(...)` feeds softmax), then works in float64. Tolerances: the "oracle"
+rows of tests/tolerances.h (|smx - oracle| <= atol + rtol * |oracle|; NaN must match NaN,
+infinities exactly); backward: the backward "torch" rows (autograd of the float64 forward, while smx
+differentiates its own rounded y), atol at least 4 * eps(dtype) * scale * max|grad| (reason there).
 """
 import itertools
 import math
@@ -20,15 +17,13 @@ import pytest
 import torch
 
 import smx
+from tolerances import tol
 
 torch.set_num_threads(1)
-TOL = {
-    torch.float64: (1e-12, 1e-14),
-    torch.float32: (1e-5, 1e-6),
-    torch.float16: (2e-3, 1e-5),
-    torch.bfloat16: (1.6e-2, 1e-4),
-}
-DTYPES = list(TOL)
+DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+# (the backward reference is autograd through the float64 forward, while smx differentiates its own
+# rounded y: torch's row, one rounding more)
+BACKWARD_TOL = {dt: tol("backward", "torch", dt) for dt in DTYPES}
 NINF = float("-inf")
 
 
@@ -53,8 +48,8 @@ def as_torch(result):
     return torch.from_numpy(np.asarray(result)) if isinstance(result, np.ndarray) else torch.from_dlpack(result)
 
 
-def assert_close(got, expected, dtype, atol_scale=1.0):
-    rtol, atol = TOL[dtype]
+def assert_close(got, expected, dtype, atol_scale=1.0, log=False):
+    rtol, atol = tol("forward", "oracle", dtype, log_form=log)
     got = got.double()
     assert got.shape == expected.shape
     torch.testing.assert_close(got, expected, rtol=rtol, atol=atol * atol_scale, equal_nan=True)
@@ -94,7 +89,7 @@ def test_forward_every_mask_class_dim_and_dtype(dtype, shape):
         policy = ["zero", "nan"][case % 2]
         for log, fn in ((False, smx.masked_softmax), (True, smx.masked_log_softmax)):
             got = smx_call(fn, x, mask, dim=dim, scale=scale, fully_masked=policy)
-            assert_close(got, oracle(x, mask, dim, scale, False, policy, log), dtype)
+            assert_close(got, oracle(x, mask, dim, scale, False, policy, log), dtype, log=log)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -105,7 +100,7 @@ def test_causal_square_and_rectangular(dtype, shape):
     for mask in (None, torch.rand(shape[:-2] + (1, shape[-1]), generator=gen) < 0.7):
         for log, fn in ((False, smx.masked_softmax), (True, smx.masked_log_softmax)):
             got = smx_call(fn, x, mask, causal=True, scale=0.3)
-            assert_close(got, oracle(x, mask, -1, 0.3, True, "zero", log), dtype)
+            assert_close(got, oracle(x, mask, -1, 0.3, True, "zero", log), dtype, log=log)
 
 
 def test_causal_is_top_left_aligned_like_sdpa():
@@ -127,14 +122,14 @@ def test_fully_masked_groups_and_torch_masked_parity(policy):
         y = as_torch(smx.masked_softmax(x.numpy(), mask.numpy(), dim, fully_masked=policy))
         ly = as_torch(smx.masked_log_softmax(x.numpy(), mask.numpy(), dim, fully_masked=policy))
         assert_close(y, oracle(x, mask, dim, fully_masked=policy), torch.float64)
-        assert_close(ly, oracle(x, mask, dim, fully_masked=policy, log=True), torch.float64)
+        assert_close(ly, oracle(x, mask, dim, fully_masked=policy, log=True), torch.float64, log=True)
         if policy == "nan":  # torch.masked.softmax gives NaN for fully masked groups, as we do
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ref = torch.masked.softmax(x, dim, mask=mask)
                 lref = torch.masked.log_softmax(x, dim, mask=mask)
             assert_close(y, ref, torch.float64)
-            assert_close(ly, lref, torch.float64)
+            assert_close(ly, lref, torch.float64, log=True)
     y = as_torch(smx.masked_softmax(x.numpy(), mask.numpy(), -1, fully_masked=policy))
     if policy == "zero":
         assert torch.equal(y[1, 2], torch.zeros(5, dtype=torch.float64))
@@ -168,7 +163,7 @@ def test_nan_and_inf_at_kept_and_masked_elements():
         for policy in ("zero", "nan"):
             for log, fn in ((False, smx.masked_softmax), (True, smx.masked_log_softmax)):
                 got = as_torch(fn(x.to(dtype).numpy(), mask.numpy(), fully_masked=policy))
-                assert_close(got, oracle(x.to(dtype), mask, -1, None, False, policy, log), dtype)
+                assert_close(got, oracle(x.to(dtype), mask, -1, None, False, policy, log), dtype, log=log)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -202,7 +197,7 @@ def test_backward_matches_autograd(dtype, policy):
         # sum's), and dx's own rounding adds one more eps: atol 4 * eps * scale * max|g|.
         eps = {torch.float64: 2**-53, torch.float32: 2**-24, torch.float16: 2**-11, torch.bfloat16: 2**-8}[dtype]
         bound = 4 * eps * (scale or 1.0) * float(g.double().abs().max())
-        torch.testing.assert_close(dx.double(), xd.grad, rtol=TOL[dtype][0], atol=max(bound, TOL[dtype][1]),
+        torch.testing.assert_close(dx.double(), xd.grad, rtol=BACKWARD_TOL[dtype][0], atol=max(bound, BACKWARD_TOL[dtype][1]),
                                    equal_nan=True)
 
 

@@ -9,6 +9,7 @@
 
 #include "smx/smx.h"
 #include "test_support.h"
+#include "tolerances.h"
 
 namespace smx {
 namespace {
@@ -18,22 +19,6 @@ struct Case {
   std::int64_t dim;
   std::vector<double> expected;
 };
-
-// softmax in double, straight from the definition.
-std::vector<double> naive_softmax(const Tensor& x, std::int64_t dim) {
-  const auto v = test::values(x);
-  const auto rows = x.sizes()[0], cols = x.sizes()[1];
-  std::vector<double> out(v.size());
-  const std::int64_t groups = dim == 1 ? rows : cols, n = dim == 1 ? cols : rows;
-  for (std::int64_t g = 0; g < groups; ++g) {
-    auto at = [&](std::int64_t k) { return dim == 1 ? g * cols + k : k * cols + g; };
-    double m = -INFINITY, s = 0;
-    for (std::int64_t k = 0; k < n; ++k) m = std::max(m, v[at(k)]);
-    for (std::int64_t k = 0; k < n; ++k) s += std::exp(v[at(k)] - m);
-    for (std::int64_t k = 0; k < n; ++k) out[at(k)] = std::exp(v[at(k)] - m) / s;
-  }
-  return out;
-}
 
 TEST(ConcurrentSoftmax, ManyThreadsGetTheLoneCallsBits) {
   const int saved = get_num_threads();
@@ -45,8 +30,10 @@ TEST(ConcurrentSoftmax, ManyThreadsGetTheLoneCallsBits) {
     for (std::int64_t dim : {0, 1}) {
       Tensor x = randn(Size(shape), seed++);
       cases.push_back({x, dim, test::values(softmax(x, dim))});
-      const auto naive = naive_softmax(x, dim);
-      ASSERT_LE(test::max_rel_error(cases.back().expected, naive), 1e-5);
+      const auto want = test::oracle(test::values(x), shape, dim, test::Op::kSoftmax);
+      ASSERT_LE(test::excess(cases.back().expected, want,
+                             test::tolerance(test::Pass::kForward, test::Reference::kOracle, kFloat32)),
+                1.0);
     }
   }
   constexpr int kThreads = 6;

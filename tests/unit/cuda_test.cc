@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "kernel_oracle.h"
 #include "smx/smx.h"
+#include "tolerances.h"
 
 #if defined(SMX_TEST_CUDA_RUNTIME)
 #include <cuda_runtime.h>
@@ -27,30 +29,39 @@ const Device kGpu(smx::kCUDA, 0);
 #define SKIP_WITHOUT_GPU() \
   if (!smx::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
 
-// Tolerance of a CUDA result against the CPU result, per dtype. float32/float64: both compute in
-// float32/float64 with exps of 1-2 ulp, summed in different orders. 16-bit: each path rounds its
-// float32 result once, so the two may land on neighbouring 16-bit values (1 ulp, 2^-10 or 2^-7
-// relative); `scale` widens the absolute slack for backward, whose outputs cancel.
-struct Tolerance {
-  double rtol;
-  double atol;
-};
-Tolerance tolerance(Dtype dtype) {
-  switch (dtype) {
-    case smx::kFloat64: return {1e-12, 1e-15};
-    case smx::kFloat16: return {2.0 / 1024, 1e-6};
-    case smx::kBFloat16: return {2.0 / 128, 1e-6};
-    default: return {2e-5, 1e-7};
-  }
+// The CUDA results against the long-double oracle (tests/kernel_oracle.h), as float64 tensors
+// of the input's shape, within the "device" rows of tests/tolerances.h.
+smx::test::Tolerance tolerance(Dtype dtype, smx::test::Pass pass = smx::test::Pass::kForward) {
+  return smx::test::tolerance(pass, smx::test::Reference::kDevice, dtype);
+}
+
+Tensor as_tensor(const std::vector<double>& v, const Tensor& like) {
+  Tensor t = smx::empty(like.sizes(), smx::kFloat64);
+  std::copy(v.begin(), v.end(), t.data<double>());
+  return t;
+}
+
+smx::test::Op test_op(smx::Op op) {
+  return op == smx::Op::kSoftmax ? smx::test::Op::kSoftmax
+         : op == smx::Op::kLogSoftmax ? smx::test::Op::kLogSoftmax : smx::test::Op::kSoftmin;
+}
+
+Tensor forward_reference(smx::Op op, const Tensor& x, std::int64_t dim) {
+  const std::int64_t d = x.dim() == 0 ? 0 : (dim < 0 ? dim + x.dim() : dim);
+  return as_tensor(smx::test::forward_oracle(smx::test::values(x), x.sizes().vec(), d, test_op(op)).y, x);
+}
+
+Tensor backward_reference(bool log, const Tensor& g, const Tensor& y, std::int64_t dim) {
+  const std::int64_t d = dim < 0 ? dim + g.dim() : dim;
+  return as_tensor(smx::test::backward_oracle(smx::test::values(g), smx::test::values(y), g.sizes().vec(), d, log).dx, g);
 }
 
 // Element-wise |a - b| <= atol + rtol * |b|, NaN where the other is NaN; reports the worst.
-void expect_close(const Tensor& gpu_result, const Tensor& cpu_result, Tolerance tol, const std::string& what) {
+void expect_close(const Tensor& gpu_result, const Tensor& reference, smx::test::Tolerance tol, const std::string& what) {
   ASSERT_TRUE(gpu_result.is_cuda()) << what;
-  ASSERT_EQ(gpu_result.sizes(), cpu_result.sizes()) << what;
-  ASSERT_EQ(gpu_result.dtype(), cpu_result.dtype()) << what;
+  ASSERT_EQ(gpu_result.sizes(), reference.sizes()) << what;
   const Tensor a = gpu_result.to(smx::kCPU).to(smx::kFloat64).contiguous();
-  const Tensor b = cpu_result.to(smx::kFloat64).contiguous();
+  const Tensor b = reference.to(smx::kFloat64).contiguous();
   const double* pa = a.data<double>();
   const double* pb = b.data<double>();
   std::int64_t bad = 0, first_bad = -1;
@@ -60,7 +71,7 @@ void expect_close(const Tensor& gpu_result, const Tensor& cpu_result, Tolerance 
     if (!ok && bad++ == 0) first_bad = i;
   }
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.numel() << " elements differ; first at flat index "
-                    << first_bad << ": cuda " << (first_bad >= 0 ? pa[first_bad] : 0.0) << " cpu "
+                    << first_bad << ": cuda " << (first_bad >= 0 ? pa[first_bad] : 0.0) << " reference "
                     << (first_bad >= 0 ? pb[first_bad] : 0.0);
 }
 
@@ -103,18 +114,16 @@ std::string describe(const Case& c, Dtype dtype, const char* op) {
 
 TEST(CudaForward, EveryOpDtypeAndKernelPathMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
-  using Op = std::function<Tensor(const Tensor&, std::int64_t)>;
-  const std::vector<std::pair<const char*, Op>> ops = {
-      {"softmax", [](const Tensor& x, std::int64_t d) { return smx::softmax(x, d); }},
-      {"log_softmax", [](const Tensor& x, std::int64_t d) { return smx::log_softmax(x, d); }},
-      {"softmin", [](const Tensor& x, std::int64_t d) { return smx::softmin(x, d); }},
-  };
+  const smx::Op ops[] = {smx::Op::kSoftmax, smx::Op::kLogSoftmax, smx::Op::kSoftmin};
   std::uint64_t seed = 1;
   for (const Case& c : kCases) {
     for (Dtype dtype : kDtypes) {
       const Tensor x = smx::randn(smx::Size(c.sizes), seed++, dtype);
       const Tensor xg = x.to(kGpu);
-      for (const auto& [name, op] : ops) expect_close(op(xg, c.dim), op(x, c.dim), tolerance(dtype), describe(c, dtype, name));
+      for (smx::Op op : ops) {
+        expect_close(smx::forward(op, xg, c.dim), forward_reference(op, x, c.dim), tolerance(dtype),
+                     describe(c, dtype, smx::op_name(op)));
+      }
     }
   }
 }
@@ -126,13 +135,12 @@ TEST(CudaBackward, BothOpsEveryDtypeAndKernelPathMatchTheCpu) {
     for (Dtype dtype : kDtypes) {
       const Tensor x = smx::randn(smx::Size(c.sizes), seed++, dtype);
       const Tensor g = smx::randn(smx::Size(c.sizes), seed++, dtype);
-      Tolerance tol = tolerance(dtype);
-      tol.atol = std::max(tol.atol, tol.rtol * 4);  // dx cancels: slack relative to |g| ~ 1, not to |dx|
-      const Tensor y = smx::softmax(x, c.dim);
-      expect_close(smx::softmax_backward(g.to(kGpu), y.to(kGpu), c.dim), smx::softmax_backward(g, y, c.dim), tol,
+      const smx::test::Tolerance tol = tolerance(dtype, smx::test::Pass::kBackward);
+      const Tensor y = smx::softmax(x, c.dim);  // (any y: the oracle takes it as given)
+      expect_close(smx::softmax_backward(g.to(kGpu), y.to(kGpu), c.dim), backward_reference(false, g, y, c.dim), tol,
                    describe(c, dtype, "softmax_backward"));
       const Tensor ly = smx::log_softmax(x, c.dim);
-      expect_close(smx::log_softmax_backward(g.to(kGpu), ly.to(kGpu), c.dim), smx::log_softmax_backward(g, ly, c.dim),
+      expect_close(smx::log_softmax_backward(g.to(kGpu), ly.to(kGpu), c.dim), backward_reference(true, g, ly, c.dim),
                    tol, describe(c, dtype, "log_softmax_backward"));
     }
   }
@@ -153,17 +161,17 @@ TEST(CudaForward, StridedViewsAndStridedOutputs) {
     ASSERT_TRUE(gpu.is_cuda());
     for (std::int64_t d = 0; d < cpu.dim(); ++d) {
       const std::string what = "view " + std::to_string(v) + " dim " + std::to_string(d);
-      expect_close(smx::softmax(gpu, d), smx::softmax(cpu, d), tolerance(smx::kFloat32), what);
+      expect_close(smx::softmax(gpu, d), forward_reference(smx::Op::kSoftmax, cpu, d), tolerance(smx::kFloat32), what);
       // Into a transposed output: out's strides differ from x's.
       Tensor out = smx::empty(cpu.sizes(), smx::kFloat32, kGpu);
       smx::log_softmax_out(out, gpu, d);
-      expect_close(out, smx::log_softmax(cpu, d), tolerance(smx::kFloat32), what + " (out=)");
+      expect_close(out, forward_reference(smx::Op::kLogSoftmax, cpu, d), tolerance(smx::kFloat32), what + " (out=)");
     }
   }
   // In place.
   Tensor inplace = base.to(kGpu);
   smx::softmax_out(inplace, inplace, 1);
-  expect_close(inplace, smx::softmax(base, 1), tolerance(smx::kFloat32), "in place");
+  expect_close(inplace, forward_reference(smx::Op::kSoftmax, base, 1), tolerance(smx::kFloat32), "in place");
 }
 
 TEST(CudaForward, NanAndInfinityGroupsAsPyTorch) {
@@ -191,9 +199,10 @@ TEST(CudaForward, NanAndInfinityGroupsAsPyTorch) {
         const Tensor xg = x.to(kGpu);
         for (std::int64_t d : {0, 1}) {
           const std::string what = smx::dtype_name(dtype) + " " + x.sizes().str() + " dim " + std::to_string(d);
-          expect_close(smx::softmax(xg, d), smx::softmax(x, d), tolerance(dtype), "softmax " + what);
-          expect_close(smx::log_softmax(xg, d), smx::log_softmax(x, d), tolerance(dtype), "log_softmax " + what);
-          expect_close(smx::softmin(xg, d), smx::softmin(x, d), tolerance(dtype), "softmin " + what);
+          for (smx::Op op : {smx::Op::kSoftmax, smx::Op::kLogSoftmax, smx::Op::kSoftmin}) {
+            expect_close(smx::forward(op, xg, d), forward_reference(op, x, d), tolerance(dtype),
+                         std::string(smx::op_name(op)) + " " + what);
+          }
         }
       }
     }
@@ -257,7 +266,7 @@ TEST(CudaStream, CallsRunOnTheCurrentStream) {
   const Tensor x = smx::randn({512, 2048}, 11);
   const Tensor y = smx::softmax(x.to(kGpu), 1);  // upload, kernel and readback all on `stream`
   smx::cuda::synchronize();
-  expect_close(y, smx::softmax(x, 1), tolerance(smx::kFloat32), "on a created stream");
+  expect_close(y, forward_reference(smx::Op::kSoftmax, x, 1), tolerance(smx::kFloat32), "on a created stream");
   smx::cuda::set_current_stream(nullptr);
   ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
 }

@@ -11,6 +11,7 @@
 
 #include "smx/smx.h"
 #include "test_support.h"
+#include "tolerances.h"
 
 namespace smx {
 namespace {
@@ -133,20 +134,9 @@ std::vector<double> oracle_backward(const std::vector<double>& g, const std::vec
   return dx;
 }
 
-// Relative error allowed per dtype, with the reason. The oracle sees the logits already
-// rounded in the dtype (scaled_in), so what is left is the kernels' own error and the one
-// rounding of the output.
-double tolerance(Dtype dtype) {
-  switch (dtype) {
-    case kFloat64: return 1e-12;  // hwy::Exp within 1 ulp, sums of at most a few hundred terms
-    case kFloat32: return 2e-6;   // float32 exp within 2 ulp, sums in double, one rounding
-    case kFloat16: return 1e-3;   // one rounding to float16 (2^-11 = 4.9e-4 relative) + float32 math
-    default: return 8e-3;         // one rounding to bfloat16 (2^-8 = 3.9e-3 relative) + float32 math
-  }
-}
-// Below this magnitude errors are measured absolutely (16-bit outputs near 0 lose relative
-// precision to subnormals; float32 exp flushes below e^-87).
-double error_floor(Dtype dtype) { return dtype == kFloat64 ? 1e-300 : dtype == kFloat32 ? 1e-30 : 1e-4; }
+// The oracle sees the logits already rounded in the dtype (scaled_in), so what is left is the
+// kernels' own error and the one rounding of the output: the "oracle" rows of tests/tolerances.h.
+test::Tolerance tolerance(test::Pass pass, Dtype dtype) { return test::tolerance(pass, test::Reference::kOracle, dtype); }
 
 void expect_forward(const Tensor& x, const std::optional<Tensor>& mask, std::int64_t dim, const MaskedSoftmaxOptions& o,
                     const std::string& what) {
@@ -163,7 +153,7 @@ void expect_forward(const Tensor& x, const std::optional<Tensor>& mask, std::int
         ASSERT_EQ(got[i], log ? -kInf : 0.0) << what << " masked element " << i;
       }
     }
-    EXPECT_LE(test::max_rel_error(got, expected, error_floor(x.dtype())), tolerance(x.dtype()))
+    EXPECT_LE(test::excess(got, expected, tolerance(test::Pass::kForward, x.dtype()), log), 1.0)
         << what << (log ? " (log)" : "");
   }
 }
@@ -411,8 +401,7 @@ TEST(MaskedSoftmaxBackward, MatchesAutogradFormula) {
         }
         // The oracle uses the same y, so only the backward's own arithmetic and rounding remain
         // (plus the scale product rounded once more for 16-bit types).
-        const double tol = dt == kFloat64 ? 1e-12 : dt == kFloat32 ? 1e-5 : dt == kFloat16 ? 3e-3 : 2e-2;
-        EXPECT_LE(test::max_rel_error(got, expected, dt == kFloat64 ? 1e-12 : 1e-2), tol) << dtype_name(dt) << " dim " << dim;
+        EXPECT_LE(test::excess(got, expected, tolerance(test::Pass::kBackward, dt)), 1.0) << dtype_name(dt) << " dim " << dim;
       }
     }
   }

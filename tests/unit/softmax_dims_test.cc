@@ -12,6 +12,7 @@
 
 #include "smx/smx.h"
 #include "test_support.h"
+#include "tolerances.h"
 
 namespace smx {
 namespace {
@@ -91,19 +92,9 @@ Tensor run(Op op, const Tensor& x, const Dims& dims) {
   return {};
 }
 
-// Tolerances, relative to the float64 oracle (absolute below 1 for log outputs and gradients):
-//   float64  1e-13: hwy::Exp is within 1 ulp and sums run in double (a few 1e-16 per element);
-//   float32  2e-6:  the kernels promise a few ulp (exp within 2 ulp, sums in double);
-//   float16  1.5e-3: one rounding of the output to 11 bits (4.9e-4) plus float32 compute, with
-//                    room for values rounded near a binade edge;
-//   bfloat16 1.2e-2: one rounding to 8 bits (3.9e-3), same reasoning.
-double tolerance(Dtype dtype) {
-  switch (dtype) {
-    case kFloat64: return 1e-13;
-    case kFloat16: return 1.5e-3;
-    case kBFloat16: return 1.2e-2;
-    default: return 2e-6;
-  }
+// Against the float64 oracle: the forward and backward "oracle" rows of tests/tolerances.h.
+test::Tolerance forward_tolerance(Dtype dtype) {
+  return test::tolerance(test::Pass::kForward, test::Reference::kOracle, dtype);
 }
 
 const Dtype kAllDtypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16};
@@ -114,8 +105,7 @@ void expect_forward(Op op, const Tensor& x, const Dims& dims, const char* what =
   ASSERT_EQ(y.sizes(), x.sizes());
   ASSERT_EQ(y.dtype(), x.dtype());
   const auto expected = oracle_dims(values(x), x.sizes().vec(), dims, op);
-  const double floor = op == Op::kLogSoftmax ? 1.0 : 1e-300;
-  EXPECT_LE(max_rel_error(values(y), expected, floor), tolerance(x.dtype()))
+  EXPECT_LE(test::excess(values(y), expected, forward_tolerance(x.dtype()), op == Op::kLogSoftmax), 1.0)
       << what << " shape " << x.sizes() << " dims " << ::testing::PrintToString(dims) << " dtype "
       << dtype_name(x.dtype()) << " op " << static_cast<int>(op);
 }
@@ -363,11 +353,11 @@ TEST(SoftmaxDims, BackwardMatchesOracle) {
         const Tensor y = log ? log_softmax(x, DimList(c.dims)) : softmax(x, DimList(c.dims));
         const Tensor dx = log ? log_softmax_backward(g, y, DimList(c.dims)) : softmax_backward(g, y, DimList(c.dims));
         const auto expected = oracle_backward(log, values(g), values(y), c.sizes, c.dims);
-        // Absolute below 1 (gradients cancel towards 0); 16-bit tolerances doubled: the group
-        // sum is taken from rounded inputs and the output rounded once more.
-        const double tol = tolerance(dtype) * (dtype == kFloat16 || dtype == kBFloat16 ? 2.0 : 1.0) *
-                           (dtype == kFloat64 ? 1.0 : 4.0);
-        EXPECT_LE(max_rel_error(values(dx), expected, 1.0), tol)
+        // The oracle takes the same rounded y; gradients cancel towards 0, so their error is
+        // measured absolutely below 1 (the log form of excess()).
+        EXPECT_LE(test::excess(values(dx), expected, test::tolerance(test::Pass::kBackward, test::Reference::kOracle, dtype),
+                               true),
+                  1.0)
             << "shape " << Size(c.sizes) << " dims " << ::testing::PrintToString(c.dims) << " "
             << dtype_name(dtype) << (log ? " log" : "");
       }
