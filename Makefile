@@ -2,7 +2,7 @@
 #   make run    - the seed's worked example (what PyTorch prints, byte for byte)
 #   make test   - every test (scripts/test.sh): g++ Release build, then clang ASan+UBSan build and
 #                 the fuzzers, then the threaded tests under clang's ThreadSanitizer; a summary
-#   make bench  - the benchmark against the peers (see README)
+#   make bench  - the benchmark against the peers (see docs/speed.md)
 #   make install PREFIX=/usr/local
 .SILENT:
 .PHONY: run test bench install clean
@@ -28,8 +28,8 @@ test:
 # scipy.special.softmax, and the command on a 1 GiB .npy against a NumPy + PyTorch script
 # (BENCH_CLI=0 skips that part: it needs ~4 GiB of scratch in BENCH_DIR, default /tmp, and a few
 # minutes). Prints the tables, writes build/bench/*.csv, then report.py writes docs/bench.png, both
-# tables in README.md and (only then) docs/bench.txt - unless the run has a broken baseline
-# (an out-of-cache ratio below 0.95), which fails the target and leaves README.md alone.
+# tables in docs/speed.md and (only then) docs/bench.txt - unless the run has a broken baseline
+# (an out-of-cache ratio below 0.95), which fails the target and leaves docs/speed.md alone.
 # One build folder holds the library once for the bench, the Python module and the command.
 BENCH_THREADS ?= 2
 BENCH_CLI ?= 1
@@ -47,7 +47,7 @@ bench:
 	if [ "$(BENCH_CLI)" != 0 ]; then \
 	  THREADS=$(BENCH_THREADS) CSV=build/bench/cli.csv bench/cli_bench.sh build/bench/smx | tee build/bench/cli.txt; \
 	fi
-	/usr/bin/python3 bench/report.py build/bench/bench.csv docs/bench.png README.md \
+	/usr/bin/python3 bench/report.py build/bench/bench.csv docs/bench.png docs/speed.md \
 	  build/bench/python.csv build/bench/cli.csv
 	cp build/bench/bench.txt docs/bench.txt
 

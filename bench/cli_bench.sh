@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The command against a NumPy + PyTorch script on a 1 GiB float32 .npy (issue 9): wall time and
+# The command against a NumPy + PyTorch script on a 1 GiB float32 .npy: wall time and
 # peak RSS (/usr/bin/time -v) for --dim -1 and --dim 0, and a byte-for-byte check (cmp) of the
 # streamed output against the library's in-memory result (the same command with SMX_STREAM=0:
 # load the whole array, smx::softmax, save).
@@ -62,7 +62,7 @@ measure() {
 # Both outputs against a float64 softmax of the same input, on a slab of whole groups (512 rows
 # for dim -1, 256 full columns for dim 0) so that no 1 GiB array is loaded whole. Prints each
 # one's largest relative error. (torch 1.13 sums dim-0 columns of 16384 in float32 and lands at
-# ~6e-5; smx's float32 bound is ~2e-6, see the README's accuracy notes.)
+# ~6e-5; smx's float32 bound is ~2e-6, see the accuracy notes in docs/testing.md.)
 cat >"$dir/close.py" <<'PY'
 import sys
 import numpy as np

@@ -1,4 +1,4 @@
-// Strong and weak scaling of smx::dist::softmax (README, "Distributed softmax (MPI)").
+// Strong and weak scaling of smx::dist::softmax (docs/distributed.md).
 // Run under mpirun, one thread per rank (SMX_NUM_THREADS=1), e.g.
 //   SMX_NUM_THREADS=1 tests/mpi/mpirun.sh -n 2 build/release/src/dist/smx_dist_bench
 // Each figure is the median over --reps calls of the slowest rank's time for one call

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per element of the kernels (issue 10): valgrind's callgrind counts the whole
+# Instructions per element of the kernels: valgrind's callgrind counts the whole
 # process with REPS=2 and REPS=0 calls of the op; the difference over 2 * numel is the kernel's
 # count (setup cancels). perf's hardware counters are not available in this VM.
 # Usage: bench/instruction_count.sh PROBE  (PROBE = build/.../bench/smx_kernel_probe); SMX_ISA

@@ -1,4 +1,4 @@
-// smx_kernel_probe: small measurements of the kernels (issue 10), outside smx_bench:
+// smx_kernel_probe: small measurements of the kernels, outside smx_bench:
 //   run R C DIM DTYPE OP REPS         OP REPS times on an R x C tensor, one thread: for
 //                                     instruction counts (bench/instruction_count.sh runs it
 //                                     under valgrind; perf counters are not available in the VM)

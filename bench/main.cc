@@ -3,7 +3,7 @@
 // data and the same number of threads; the median of repeats for each.
 //
 // The copy is the faster of two copies, a per-thread memcpy and a per-thread copy with
-// non-temporal stores (issue 9): which one wins depends on the size, the CPU and libc's own
+// non-temporal stores: which one wins depends on the size, the CPU and libc's own
 // memcpy thresholds, and a baseline slower than the best copy would flatter every ratio. It is
 // timed again right before each implementation (both copies in alternation, then the
 // implementation), so each ratio divides by a copy measured in the same stretch of a shared
@@ -14,7 +14,7 @@
 // The "alloc" rows time the allocating call (smx::softmax vs torch::softmax, a new output each
 // time) and then smx's allocating call and its softmax_out on the same shape in alternation
 // (their ratio): a loop of allocating calls should cost no more than writing into a buffer the
-// caller keeps (issue 9).
+// caller keeps.
 //
 // Usage: smx_bench [--threads N] [--csv FILE] [--quick] [--only TEXT] [--smx-only]
 //   --only TEXT: problems whose label has TEXT; --smx-only: skip the peers (smx and the copy
@@ -79,7 +79,7 @@ std::vector<Problem> problems() {
   };
 }
 
-// Softmax over a group of dims (issue 11), allocating, against a single dim of the same group
+// Softmax over a group of dims, allocating, against a single dim of the same group
 // size (4096 groups of 4096 in every row below, so each "dims" row is read against the "dims
 // ref" rows): adjacent dims (one strided run), non-adjacent dims with the group innermost
 // (rows), and with the group not innermost (columns). `--only dims` runs just these.

@@ -1,16 +1,16 @@
 #!/usr/bin/python3
 """From bench.csv (written by smx_bench): a plot of time / copy time per problem and
-implementation, and the markdown table that README.md shows between the markers
-<!-- bench-table:begin --> and <!-- bench-table:end -->. From the allocating rows of bench.csv and
-the CSVs of bench/python_bench.py and bench/cli_bench.sh: the table "What users call" between
-<!-- users-table:begin --> and <!-- users-table:end -->. Both are rewritten whole, so running it
-again on the same CSVs gives the same README.
+implementation, and the markdown table that the markdown page (docs/speed.md) shows between the
+markers <!-- bench-table:begin --> and <!-- bench-table:end -->. From the allocating rows of
+bench.csv and the CSVs of bench/python_bench.py and bench/cli_bench.sh: the table "What users call"
+between <!-- users-table:begin --> and <!-- users-table:end -->. Both are rewritten whole, so
+running it again on the same CSVs gives the same page.
 
 A run in which any implementation out of cache takes less than 0.95x the copy's time is a broken
 baseline (no memory-bound op beats a copy of its bytes): report.py then prints the rows, writes
-neither the plot nor README.md, and exits with 1 (bench.csv stays for inspection).
+neither the plot nor the markdown page, and exits with 1 (bench.csv stays for inspection).
 
-Usage: report.py BENCH_CSV PLOT_PNG README_MD [USERS_CSV...]   (a USERS_CSV that does not exist,
+Usage: report.py BENCH_CSV PLOT_PNG PAGE_MD [USERS_CSV...]   (a USERS_CSV that does not exist,
 a part `make bench` was told to skip, is left out of the table)
 """
 import csv
@@ -75,7 +75,7 @@ def broken_baseline(path):
 def replace_between(text, name, lines):
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     if begin not in text or end not in text:
-        sys.exit(f"report.py: README has no {begin} ... {end} markers")
+        sys.exit(f"report.py: the markdown page has no {begin} ... {end} markers")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return head + begin + "\n" + "\n".join(lines) + "\n" + end + tail
@@ -120,7 +120,7 @@ def users_table(bench_rows, users_csvs):
     groups = {}  # (what, problem) -> {impl: row}, in first-seen order
     for r in bench_rows:
         if r["label"].startswith("dims "):
-            continue  # dim lists: their own README section (issue 11), not a user's single-dim call
+            continue  # dim lists: their own docs page (docs/dims.md), not a user's single-dim call
         if r["pass"] == "softmax_allocating" or r["impl"] == "smx_out":
             if r["impl"] in ("smx", "libtorch", "smx_out", "smx_alloc_paired"):
                 groups.setdefault(("C++", r["label"].removeprefix("alloc ")), {})[r["impl"]] = {
@@ -154,19 +154,19 @@ def users_table(bench_rows, users_csvs):
 if __name__ == "__main__":
     if len(sys.argv) < 4:
         sys.exit(__doc__)
-    bench_csv, plot_png, readme = sys.argv[1:4]
+    bench_csv, plot_png, page = sys.argv[1:4]
     broken = broken_baseline(bench_csv)
     if broken:
         print(f"BROKEN BASELINE: out of cache, these ran faster than {BROKEN_BELOW}x the copy of their bytes,")
         print("so the copy was mismeasured (a memory-bound op cannot beat it); rerun on a quieter machine:")
         for label, impl, ratio in broken:
             print(f"  {label}: {impl} at {ratio:.2f}x the copy")
-        print(f"{plot_png} and {readme} were NOT written; {bench_csv} is kept for inspection.")
+        print(f"{plot_png} and {page} were NOT written; {bench_csv} is kept for inspection.")
         sys.exit(1)
     labels, by = load(bench_csv)
-    text = open(readme).read()
+    text = open(page).read()
     text = replace_between(text, "bench-table", table(labels, by))
     text = replace_between(text, "users-table", users_table(list(csv.DictReader(open(bench_csv))), sys.argv[4:]))
     plot(labels, by, plot_png)
-    open(readme, "w").write(text)
-    print(f"wrote {plot_png} and the tables in {readme}")
+    open(page, "w").write(text)
+    print(f"wrote {plot_png} and the tables in {page}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mpirun on one machine, robust in containers: what the MPI tests, the scaling bench and the
-# README's examples run. Usage: tests/mpi/mpirun.sh -n N PROGRAM [ARGS...]  (MPIRUN=path to use
+# the examples in docs/distributed.md run. Usage: tests/mpi/mpirun.sh -n N PROGRAM [ARGS...]  (MPIRUN=path to use
 # another mpirun). Every setting is an Open MPI 4.1 MCA parameter set through the environment:
 set -euo pipefail
 # CI runs as root on a fresh Debian; Open MPI refuses root without both of these.

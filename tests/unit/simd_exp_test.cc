@@ -1,6 +1,6 @@
 // A direct test of each exp variant the SIMD kernels use (src/kernels/simd/exp-inl.h), on every
 // SIMD target this CPU supports, against a higher-precision exp, over each variant's whole input
-// range: the error bound the kernels' contracts state (README: "within 2 ulp") is asserted here,
+// range: the error bound the kernels' contracts state (docs/speed.md: "within 2 ulp") is asserted here,
 // not inferred from softmax outputs where the sum and the scale blur it.
 //
 // Inputs: float32 bit patterns walked with a stride (every float when SMX_EXP_TEST_EVERY_FLOAT=1;
