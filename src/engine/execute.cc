@@ -37,7 +37,7 @@ std::optional<Plan> plan_for(std::initializer_list<const Tensor*> tensors, std::
 }
 
 void run(const Job& job, bool backward) {
-  report_start(job.plan.family);
+  report_start(job.plan.family, job.stream);
   switch (job.plan.family) {
     case Family::kRowBlocks:
     case Family::kRowChunks: return backward ? backward_rows(job) : forward_rows(job);
@@ -49,10 +49,20 @@ void run(const Job& job, bool backward) {
   }
 }
 
+// The bytes of output written as one contiguous run: all of it when the output is contiguous
+// (row blocks, lane blocks and gathered groups then write adjacent memory), else a row of the
+// walk when its elements are adjacent, else one element. (Writers whose units are short runs
+// of a contiguous output - groups of short rows, masked rows - check their own run length.)
+std::int64_t run_bytes(const Plan& plan, const Tensor& out) {
+  const auto elem = static_cast<std::int64_t>(out.element_size());
+  if (out.is_contiguous()) return out.numel() * elem;
+  return plan.row.strides[kOut] == 1 ? plan.n() * elem : elem;
+}
+
 Job make_job(Op op, const Plan& plan, const Tensor& first, const Tensor& out, const MaskSpec* mask,
              std::size_t mask_slot) {
   Job job{op, plan, kernels_for(first.dtype()), first.dtype(), static_cast<std::int64_t>(first.element_size())};
-  job.stream = stream_stores(out.numel() * job.elem, 0);
+  job.stream = stream_stores(out.numel() * job.elem, run_bytes(plan, out));
   job.mask = mask;
   job.mask_slot = mask_slot;
   if (mask != nullptr) {

@@ -25,10 +25,10 @@ ExecutionReport last_execution_for_test() {
   return r;
 }
 
-void report_start(Family family) {
+void report_start(Family family, bool stream) {
   if (!g_on.load(std::memory_order_relaxed)) return;
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_report = ExecutionReport{family, 0, 0};
+  g_report = ExecutionReport{family, stream, 0, 0};
   g_threads.clear();
 }
 

@@ -20,6 +20,7 @@
 #include "kernel_oracle.h"
 #include "engine/report.h"
 #include "runtime/parallel.h"
+#include "runtime/tuning.h"
 #include "smx/smx.h"
 #include "test_support.h"
 
@@ -223,6 +224,28 @@ TEST(Threads, ForkedChildGetsItsOwnWorkers) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// The store policy reaches the kernels: an output past the threshold (runtime/tuning.h) written
+// as one contiguous region takes non-temporal stores; a small output does not, nor one written
+// through a view whose elements are far apart.
+TEST(StorePolicy, LargeContiguousOutputsStreamOthersDoNot) {
+  const std::int64_t threshold = detail::tuning().stream_output_bytes;
+  const std::int64_t row = 4096;
+  const std::int64_t rows = threshold / (row * 4) + 1;
+  auto stream_of = [](const std::function<void()>& call) {
+    detail::record_executions_for_test(true);
+    call();
+    detail::record_executions_for_test(false);
+    return detail::last_execution_for_test().stream;
+  };
+  const Tensor big = randn({rows, row}, 21);
+  EXPECT_TRUE(stream_of([&] { softmax(big, 1); }));
+  EXPECT_TRUE(stream_of([&] { softmax(big, 0); }));                            // columns
+  EXPECT_TRUE(stream_of([&] { softmax(randn({rows * 8, 512}, 22), 1); }));      // short rows, one block
+  EXPECT_FALSE(stream_of([&] { softmax(randn({64, 1000}, 23), 1); }));
+  Tensor strided = empty({row, rows}).transpose(0, 1);  // row elements `rows` apart
+  EXPECT_FALSE(stream_of([&] { softmax_out(strided, big, 1); }));
 }
 
 }  // namespace
