@@ -8,7 +8,7 @@ three taking turns (with a pause before each turn for idle threads to stop spinn
 columns are torch's (and scipy's) time / smx's time, > 1 meaning smx is faster.
 
 With --csv FILE it also writes one row per call (what,problem,impl,time_us,peak_rss_mib,identical,
-the format cli_bench.sh writes too) for report.py's "What users call" table in README.md.
+the format cli_bench.sh writes too) for report.py's "What users call" table in docs/speed.md.
 
 Usage: PYTHONPATH=build/release/python /usr/bin/python3 bench/python_bench.py [--threads N] [--csv FILE]
 """
@@ -92,11 +92,55 @@ def main():
         rows.append(["python", problem, "torch.softmax", f"{theirs:.2f}", "", ""])
         if sp:
             rows.append(["python", problem, "scipy.special.softmax", f"{sp:.2f}", "", ""])
+    rows += cross_entropy_rows()
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["what", "problem", "impl", "time_us", "peak_rss_mib", "identical"])
             w.writerows(rows)
+
+
+def cross_entropy_rows():
+    """smx.cross_entropy_with_grad (in place) against F.cross_entropy forward + backward, and the
+    forward alone, on LLM-sized logits (float32 and bfloat16, as torch tensors through DLPack);
+    copy = torch's clone of the logits (one read and one write), timed in the same rounds."""
+    import torch.nn.functional as F
+    rows = []
+    print("\ncross entropy (mean, index targets), medians in microseconds; copy = one read + one write")
+    print(f"{'problem':>34} {'copy':>9} {'smx':>9} {'torch':>9} {'smx/copy':>9} {'torch/smx':>10}")
+    gen = torch.Generator().manual_seed(0)
+    for n, c, dtype in [(1024, 128256, torch.float32), (1024, 32000, torch.bfloat16)]:
+        logits = torch.randn(n, c, generator=gen).to(dtype)
+        target = torch.randint(0, c, (n,), generator=gen)
+        work = logits.clone()
+        leaf = logits.clone().requires_grad_(True)
+        loss, grad = smx.cross_entropy_with_grad(work, target, inplace=True)
+        torch_loss = F.cross_entropy(leaf.float() if dtype == torch.bfloat16 else leaf, target)
+        torch_loss.backward()
+        assert abs(float(torch.from_dlpack(loss)) - float(torch_loss)) <= 1e-3 * abs(float(torch_loss))
+
+        def smx_step():
+            work.copy_(logits)  # (the in-place form consumes its logits; the copy is timed as `copy`)
+            smx.cross_entropy_with_grad(work, target, inplace=True)
+
+        def torch_step():
+            leaf.grad = None
+            F.cross_entropy(leaf, target).backward()
+
+        def copy():
+            work.copy_(logits)
+
+        def forward_only():
+            smx.cross_entropy(logits, target)
+
+        t_copy, t_smx, t_torch, t_fwd = medians_us([copy, smx_step, torch_step, forward_only], rounds=5)
+        t_smx -= t_copy  # the refill of the in-place buffer
+        label = f"{n}x{c} {str(dtype).replace('torch.', '')}"
+        print(f"{label + ' with grad':>34} {t_copy:9.0f} {t_smx:9.0f} {t_torch:9.0f} {t_smx / t_copy:8.2f}x {t_torch / t_smx:9.2f}x")
+        print(f"{label + ' forward':>34} {t_copy:9.0f} {t_fwd:9.0f} {'':>9} {t_fwd / t_copy:8.2f}x")
+        rows.append(["python", f"cross_entropy {label} fwd+bwd", "smx.cross_entropy_with_grad", f"{t_smx:.2f}", "", ""])
+        rows.append(["python", f"cross_entropy {label} fwd+bwd", "F.cross_entropy+backward", f"{t_torch:.2f}", "", ""])
+    return rows
 
 
 if __name__ == "__main__":

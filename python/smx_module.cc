@@ -329,6 +329,93 @@ PYBIND11_MODULE(_smx, m) {
         },
         py::arg("grad_output"), py::arg("output"), py::arg("mask"), py::arg("dim"), py::arg("scale"),
         py::arg("causal"), py::arg("fully_masked"));
+  // smx.cross_entropy and friends (smx/cross_entropy.h); python/smx/losses.py holds the signatures.
+  struct LossArgs {
+    std::optional<Borrowed> weight;
+    smx::CrossEntropyOptions options;
+  };
+  auto loss_args = [](const py::object& weight, std::int64_t ignore_index, const std::string& reduction,
+                      double label_smoothing) {
+    LossArgs a;
+    if (!weight.is_none()) {
+      a.weight = borrow(weight);
+      a.options.weight = a.weight->tensor;
+    }
+    a.options.ignore_index = ignore_index;
+    a.options.reduction = smx::parse_reduction(reduction);
+    a.options.label_smoothing = label_smoothing;
+    return a;
+  };
+  m.def("cross_entropy",
+        [loss_args](const py::object& input, const py::object& target, const py::object& weight,
+                    std::int64_t ignore_index, const std::string& reduction, double label_smoothing) {
+          const LossArgs a = loss_args(weight, ignore_index, reduction, label_smoothing);
+          const Borrowed in = borrow(input), tg = borrow(target);
+          smx::Tensor loss;
+          {
+            py::gil_scoped_release release;
+            loss = smx::cross_entropy(in.tensor, tg.tensor, a.options);
+          }
+          return wrap(in, std::move(loss));
+        },
+        py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
+        py::arg("label_smoothing"));
+  m.def("cross_entropy_backward",
+        [loss_args](const py::object& grad, const py::object& input, const py::object& target, const py::object& weight,
+                    std::int64_t ignore_index, const std::string& reduction, double label_smoothing) {
+          const LossArgs a = loss_args(weight, ignore_index, reduction, label_smoothing);
+          const Borrowed g = borrow(grad), in = borrow(input), tg = borrow(target);
+          smx::Tensor dx;
+          {
+            py::gil_scoped_release release;
+            dx = smx::cross_entropy_backward(g.tensor, in.tensor, tg.tensor, a.options);
+          }
+          return wrap(in, std::move(dx));
+        },
+        py::arg("grad_loss"), py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"),
+        py::arg("reduction"), py::arg("label_smoothing"));
+  m.def("cross_entropy_with_grad",
+        [loss_args](const py::object& input, const py::object& target, const py::object& weight,
+                    std::int64_t ignore_index, const std::string& reduction, double label_smoothing, bool inplace) {
+          const LossArgs a = loss_args(weight, ignore_index, reduction, label_smoothing);
+          const Borrowed in = borrow(input), tg = borrow(target);
+          if (inplace && in.from_numpy && in.keepalive.ptr() != input.ptr()) {
+            // (borrow converted the array: writing into the copy would leave the caller's untouched)
+            throw smx::ValueError("cross_entropy_with_grad: inplace needs a C-contiguous float32 or float64 NumPy "
+                                  "array of native byte order (or a DLPack tensor)");
+          }
+          std::pair<smx::Tensor, smx::Tensor> r;
+          {
+            py::gil_scoped_release release;
+            r = smx::cross_entropy_with_grad(in.tensor, tg.tensor, a.options, inplace);
+          }
+          if (inplace) return py::make_tuple(wrap(in, std::move(r.first)), input);
+          return py::make_tuple(wrap(in, std::move(r.first)), wrap(in, std::move(r.second)));
+        },
+        py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
+        py::arg("label_smoothing"), py::arg("inplace"));
+  m.def("token_logprobs",
+        [](const py::object& logits, const py::object& ids, std::int64_t dim) {
+          const Borrowed x = borrow(logits), i = borrow(ids);
+          smx::Tensor out;
+          {
+            py::gil_scoped_release release;
+            out = smx::token_logprobs(x.tensor, i.tensor, dim);
+          }
+          return wrap(x, std::move(out));
+        },
+        py::arg("logits"), py::arg("ids"), py::arg("dim"));
+  m.def("entropy",
+        [](const py::object& logits, std::int64_t dim) {
+          const Borrowed x = borrow(logits);
+          smx::Tensor out;
+          {
+            py::gil_scoped_release release;
+            out = smx::entropy(x.tensor, dim);
+          }
+          return wrap(x, std::move(out));
+        },
+        py::arg("logits"), py::arg("dim"));
   // Dim lists (smx/softmax_dims.h): smx.softmax(x, dim=(1, 2)) and the other ops.
   m.def("forward_dims",
         [](smx::Op op, const py::object& x, const std::vector<std::int64_t>& dims, std::optional<std::string> dtype) {

@@ -1,6 +1,7 @@
 // Umbrella header: everything a user of smx needs.
 #pragma once
 
+#include "smx/cross_entropy.h"
 #include "smx/device.h"
 #include "smx/dlpack.h"
 #include "smx/dtype.h"

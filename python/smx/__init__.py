@@ -106,4 +106,8 @@ from . import nn  # noqa: E402  (nn uses the functions above)
 from .masked import masked_log_softmax, masked_softmax, masked_softmax_backward  # noqa: E402
 
 __all__ += ["masked_softmax", "masked_log_softmax", "masked_softmax_backward"]
+from .losses import cross_entropy, cross_entropy_backward, cross_entropy_with_grad, entropy, token_logprobs  # noqa: E402,E501
+
+__all__ += ["cross_entropy", "cross_entropy_backward", "cross_entropy_with_grad", "token_logprobs", "entropy"]
 from . import dist  # noqa: E402  (smx.dist: MPI; raises when smx was built without it)
+

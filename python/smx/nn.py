@@ -3,7 +3,7 @@ import smx as _smx_pkg
 
 from . import _smx
 
-__all__ = ["Softmax", "LogSoftmax", "Softmin", "Softmax2d"]
+__all__ = ["Softmax", "LogSoftmax", "Softmin", "Softmax2d", "CrossEntropyLoss"]
 
 
 class _DimModule:
@@ -52,3 +52,22 @@ class Softmax2d:
 
     def __repr__(self):
         return "Softmax2d()"
+
+
+class CrossEntropyLoss:
+    """CrossEntropyLoss(weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0):
+    smx.cross_entropy with these options, as torch.nn.CrossEntropyLoss."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        self.weight, self.ignore_index = weight, ignore_index
+        self.reduction, self.label_smoothing = reduction, label_smoothing
+
+    def __call__(self, input, target):
+        return self.forward(input, target)
+
+    def forward(self, input, target):
+        return _smx_pkg.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+                                      self.label_smoothing)
+
+    def __repr__(self):
+        return "CrossEntropyLoss()"
