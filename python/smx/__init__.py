@@ -111,3 +111,10 @@ from .losses import cross_entropy, cross_entropy_backward, cross_entropy_with_gr
 __all__ += ["cross_entropy", "cross_entropy_backward", "cross_entropy_with_grad", "token_logprobs", "entropy"]
 from . import dist  # noqa: E402  (smx.dist: MPI; raises when smx was built without it)
 
+
+def __getattr__(name):
+    """smx.torch on first use (it imports torch; the rest of smx works without torch)."""
+    if name == "torch":
+        import importlib
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
