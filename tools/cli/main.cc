@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_input.h"
+#include "loss_command.h"
 #include "masked_command.h"
 #include "dim_arg.h"
 #include "explain.h"
@@ -209,6 +210,8 @@ int main(int argc, char** argv) {
 
   smx::cli::MaskedCommands masked;
   masked.add(app, chosen);
+  smx::cli::LossCommand loss;
+  loss.add(app, chosen);
 
   std::string show_dtype, show_input = "-";
   CLI::App* show = app.add_subcommand("show", "print a tensor as PyTorch prints it");
@@ -237,6 +240,7 @@ int main(int argc, char** argv) {
     }
     if (chosen == "backward") return run_backward(bwd);
     if (masked.owns(chosen)) return masked.run(chosen);
+    if (loss.owns(chosen)) return loss.run();
     if (chosen == "show") {
       const auto dtype = dtype_of(show_dtype);
       smx::Tensor x = smx::cli::read_input(show_input, dtype, smx::cli::InputUse::kPrint);
