@@ -110,8 +110,12 @@ CALLS = {
     "scipy.special.softmax": "`scipy.special.softmax(a, axis=dim)`",
     "smx softmax": "`smx softmax --dim D x.npy -o y.npy`",
     "NumPy + PyTorch script": "NumPy + PyTorch script (np.load, torch.softmax, np.save)",
+    "smx.torch": "`smx.torch` forward + `.backward()` (autograd)",
+    "torch": "the same in torch (forward + `.backward()`)",
+    "smx.cross_entropy_with_grad": "`smx.cross_entropy_with_grad(x, t, inplace=True)`",
+    "F.cross_entropy+backward": "`F.cross_entropy(x, t).backward()`",
 }
-SMX_IMPLS = ("smx", "smx.softmax", "smx softmax")
+SMX_IMPLS = ("smx", "smx.softmax", "smx softmax", "smx.torch", "smx.cross_entropy_with_grad")
 
 
 def users_table(bench_rows, users_csvs):
