@@ -199,3 +199,19 @@ def test_errors_as_torch():
         theirs = error_of(lambda: F.cross_entropy(*args, **kw))
         ours = error_of(lambda: smx.cross_entropy(*args, **kw))
         assert theirs is not None and ours == theirs, f"{[tuple(a.shape) for a in args]} {kw}: {ours} != {theirs}"
+
+
+def test_inplace_form_needs_no_memory_beyond_the_logits():
+    """Peak RSS while cross_entropy_with_grad(inplace=True) runs on 256 MiB of logits grows by at
+    most 1% of them (ru_maxrss: the process's peak so far, which already holds the logits)."""
+    import resource
+    rng = np.random.default_rng(5)
+    logits = np.empty((2048, 32768), np.float32)
+    for i in range(0, 2048, 256):
+        logits[i:i + 256] = rng.standard_normal((256, 32768), dtype=np.float32)
+    target = rng.integers(0, 32768, 2048)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    loss, grad = smx.cross_entropy_with_grad(logits, target, inplace=True)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    assert grad is logits and np.isfinite(float(loss))
+    assert grown <= 0.01 * logits.nbytes, f"peak RSS grew by {grown / 2**20:.1f} MiB"
