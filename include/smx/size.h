@@ -29,6 +29,8 @@ class Size {
   std::vector<std::int64_t> contiguous_strides() const;
   // "torch.Size([3, 2])"
   std::string str() const;
+  // "[3, 2]", as PyTorch's error messages write a shape
+  std::string list_str() const;
 
   friend bool operator==(const Size& a, const Size& b) = default;
 

@@ -49,12 +49,6 @@ Size without_dim(const Size& s, std::int64_t d) {
   return Size(std::move(v));
 }
 
-std::string shape_text(const Size& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 // The groups along the class dim of a contiguous tensor: group g = o * inner + l holds the
 // elements (o * C + c) * inner + l, c in [0, C) - the order group_stats returns them in, and the
 // row-major order of a target of the input's shape without the class dim.
@@ -140,6 +134,8 @@ struct Problem {
   Dtype loss_dtype = kFloat32;
 
   double w(std::int64_t c) const { return weight.empty() ? 1.0 : weight[static_cast<std::size_t>(c)]; }
+  // A probability target after label smoothing: (1 - e) q + e / C.
+  double smoothed(double q) const { return eps != 0.0 ? q * (1.0 - eps) + eps / static_cast<double>(G.C) : q; }
   double weight_total() const {
     if (weight.empty()) return static_cast<double>(G.C);
     double s = 0.0;
@@ -189,15 +185,15 @@ Problem check(const Tensor& input, const Tensor& target, const CrossEntropyOptio
     if (input.dim() <= 2) {
       if (target.dim() > 1) throw RuntimeError("0D or 1D target tensor expected, multi-target not supported");
       if (input.dim() == 1 && target.dim() != 0) {
-        throw RuntimeError("size mismatch (got input: " + shape_text(xs) + ", target: " + shape_text(ts) + ")");
+        throw RuntimeError("size mismatch (got input: " + xs.list_str() + ", target: " + ts.list_str() + ")");
       }
     } else {
       const Size want = without_dim(xs, 1);
       if (ts != want) {
         if (input.dim() == 4) {
-          throw RuntimeError("size mismatch (got input: " + shape_text(xs) + " , target: " + shape_text(ts));
+          throw RuntimeError("size mismatch (got input: " + xs.list_str() + " , target: " + ts.list_str());
         }
-        throw RuntimeError("Expected target size " + shape_text(want) + ", got " + shape_text(ts));
+        throw RuntimeError("Expected target size " + want.list_str() + ", got " + ts.list_str());
       }
     }
   }
@@ -207,7 +203,7 @@ Problem check(const Tensor& input, const Tensor& target, const CrossEntropyOptio
     if (w.dim() != 1 || w.numel() != p.G.C) {
       throw RuntimeError(std::string(p.prob ? "cross_entropy: " : "") + "weight tensor should be defined either for all " +
                          std::to_string(p.G.C) + " classes or no classes but got weight tensor of shape: " +
-                         shape_text(w.sizes()));
+                         w.sizes().list_str());
     }
     if (!p.prob && w.dtype() != input.dtype()) {
       throw RuntimeError("expected scalar type " + scalar_type_name(input.dtype()) + " but found " +
@@ -247,14 +243,17 @@ struct Terms {
   double kept_weight = 0.0;          // sum of w[target] over kept targets
 };
 
-Terms loss_terms(const Problem& p, const std::vector<Lse>& lse) {
+// with_loss false (the backward alone): only what the gradient reads - the target logits and the
+// kept weight - without the passes over whole groups that only the loss needs.
+Terms loss_terms(const Problem& p, const std::vector<Lse>& lse, bool with_loss = true) {
   const Groups& G = p.G;
   const std::int64_t n = G.count();
   Terms t;
   t.nll.assign(static_cast<std::size_t>(n), 0.0);
   t.smooth.assign(static_cast<std::size_t>(n), 0.0);
   if (!p.prob) t.target_logit.assign(static_cast<std::size_t>(n), 0.0);
-  const bool dense = p.prob || p.eps != 0.0;
+  if (p.prob && !with_loss) return t;
+  const bool dense = with_loss && (p.prob || p.eps != 0.0);
   visit_floating(p.x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* x = p.x.data<T>();
@@ -268,9 +267,7 @@ Terms loss_terms(const Problem& p, const std::vector<Lse>& lse) {
             using U = decltype(ttag);
             const U* q = p.target.data<U>();
             for (std::int64_t c = 0; c < G.C; ++c) {
-              double qc = as_double(q[G.at(g, c)]);
-              if (p.eps != 0.0) qc = qc * (1.0 - p.eps) + p.eps / static_cast<double>(G.C);
-              s += p.w(c) * qc * l.logp(as_double(x[G.at(g, c)]));
+              s += p.w(c) * p.smoothed(as_double(q[G.at(g, c)])) * l.logp(as_double(x[G.at(g, c)]));
             }
           });
           t.nll[gi] = -s;
@@ -280,7 +277,7 @@ Terms loss_terms(const Problem& p, const std::vector<Lse>& lse) {
         if (k == p.ignore) continue;
         t.target_logit[gi] = as_double(x[G.at(g, k)]);
         t.nll[gi] = -p.w(k) * l.logp(t.target_logit[gi]);
-        if (p.eps != 0.0) {
+        if (dense) {
           double s = 0.0;
           for (std::int64_t c = 0; c < G.C; ++c) s += p.w(c) * l.logp(as_double(x[G.at(g, c)]));
           t.smooth[gi] = -s;
@@ -383,10 +380,7 @@ void write_gradient(const Problem& p, const std::vector<Lse>& lse, const Terms& 
           visit_floating(p.target.dtype(), [&](auto ttag) {
             using U = decltype(ttag);
             const U* q = p.target.data<U>();
-            auto qc = [&](std::int64_t c) {
-              const double v = as_double(q[G.at(g, c)]);
-              return p.eps != 0.0 ? v * (1.0 - p.eps) + p.eps / C : v;
-            };
+            auto qc = [&](std::int64_t c) { return p.smoothed(as_double(q[G.at(g, c)])); };
             double total = 0.0;
             for (std::int64_t c = 0; c < G.C; ++c) total += p.w(c) * qc(c);
             for (std::int64_t c = 0; c < G.C; ++c) {
@@ -436,13 +430,13 @@ Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& input, cons
   check_cpu(grad_loss, "grad_loss");
   const Size want = p.reduction == Reduction::kNone ? without_dim(p.x.sizes(), p.dim) : Size{};
   if (grad_loss.sizes() != want) {
-    throw RuntimeError("cross_entropy_backward: grad_loss has shape " + shape_text(grad_loss.sizes()) + ", expected " +
-                       shape_text(want) + " for this reduction");
+    throw RuntimeError("cross_entropy_backward: grad_loss has shape " + grad_loss.sizes().list_str() + ", expected " +
+                       want.list_str() + " for this reduction");
   }
   Tensor dx = empty(p.x.sizes(), p.x.dtype());
   if (p.x.numel() == 0) return dx;
   const std::vector<Lse> lse = group_lse(p.x, p.dim);
-  const Terms t = loss_terms(p, lse);
+  const Terms t = loss_terms(p, lse, /*with_loss=*/false);
   write_gradient(p, lse, t, UpstreamGrad{grad_loss.contiguous(), p.reduction == Reduction::kNone}, dx);
   return dx;
 }
@@ -478,7 +472,7 @@ Tensor token_logprobs(const Tensor& logits, const Tensor& ids, std::int64_t dim)
   for (std::int64_t k = 0; k < logits.dim(); ++k) {
     if (k != d && ids.size(k) > logits.size(k)) {
       throw RuntimeError("Size does not match at dimension " + std::to_string(k) + " expected index " +
-                         shape_text(ids.sizes()) + " to be smaller than self " + shape_text(logits.sizes()) +
+                         ids.sizes().list_str() + " to be smaller than self " + logits.sizes().list_str() +
                          " apart from dimension " + std::to_string(d));
     }
   }

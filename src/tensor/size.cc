@@ -20,14 +20,16 @@ std::vector<std::int64_t> Size::contiguous_strides() const {
   return strides;
 }
 
-std::string Size::str() const {
-  std::string s = "torch.Size([";
+std::string Size::list_str() const {
+  std::string s = "[";
   for (std::size_t i = 0; i < dims_.size(); ++i) {
     if (i) s += ", ";
     s += std::to_string(dims_[i]);
   }
-  return s + "])";
+  return s + "]";
 }
+
+std::string Size::str() const { return "torch.Size(" + list_str() + ")"; }
 
 std::ostream& operator<<(std::ostream& os, const Size& size) { return os << size.str(); }
 

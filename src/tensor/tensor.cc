@@ -26,12 +26,6 @@ void throw_item_numel(std::int64_t numel) {
 
 namespace {
 
-std::string shape_list(const Size& s) {
-  std::string r = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 // PyTorch's infer_size: resolves one -1 and checks the element count.
 Size infer_size(const Size& shape, std::int64_t numel) {
   std::vector<std::int64_t> out(shape.begin(), shape.end());
@@ -49,12 +43,12 @@ Size infer_size(const Size& shape, std::int64_t numel) {
   }
   if (infer_at >= 0) {
     if (known == 0 || numel % known != 0) {
-      throw RuntimeError("shape '" + shape_list(shape) + "' is invalid for input of size " +
+      throw RuntimeError("shape '" + shape.list_str() + "' is invalid for input of size " +
                          std::to_string(numel));
     }
     out[infer_at] = numel / known;
   } else if (known != numel) {
-    throw RuntimeError("shape '" + shape_list(shape) + "' is invalid for input of size " +
+    throw RuntimeError("shape '" + shape.list_str() + "' is invalid for input of size " +
                        std::to_string(numel));
   }
   return Size(std::move(out));

@@ -19,12 +19,7 @@ std::size_t checked_nbytes(const Size& sizes, Dtype dtype) {
   for (auto s : sizes) {
     if (s < 0) {
       throw RuntimeError("Trying to create tensor with negative dimension " + std::to_string(s) +
-                         ": " + [&] {
-                           std::string r = "[";
-                           for (std::size_t i = 0; i < sizes.size(); ++i)
-                             r += (i ? ", " : "") + std::to_string(sizes[i]);
-                           return r + "]";
-                         }());
+                         ": " + sizes.list_str());
     }
   }
   return static_cast<std::size_t>(sizes.numel()) * element_size(dtype);

@@ -11,24 +11,14 @@ import re
 import numpy as np
 import pytest
 import torch
+from over_dims import over_dims
 from tolerances import tol
 
 SEED = "[[1,2],[4,3],[5,5]]"
 
 
 def oracle(x, dims, fn=torch.softmax):
-    x = torch.as_tensor(x).double()
-    nd = x.dim()
-    group = sorted(d % max(nd, 1) for d in dims)
-    if nd == 0:
-        return fn(x, 0)
-    rest = [d for d in range(nd) if d not in group]
-    p = x.permute(rest + group)
-    y = fn(p.reshape(*p.shape[: len(rest)], -1), -1).reshape(p.shape)
-    inverse = [0] * nd
-    for i, d in enumerate(rest + group):
-        inverse[d] = i
-    return y.permute(inverse)
+    return over_dims(fn, torch.as_tensor(x).double(), dims)
 
 
 def group_ids(shape, dims):

@@ -20,6 +20,7 @@ import scipy.special
 import torch
 
 import smx
+from over_dims import over_dims
 from tolerances import tol
 
 torch.set_num_threads(1)
@@ -37,19 +38,7 @@ OPS = {
 
 def oracle(op, x, dims):
     """op over the flattened group `dims` of x, in float64, the permute + reshape way."""
-    x = x.double()
-    nd = x.dim()
-    group = sorted(d % max(nd, 1) for d in dims)
-    if nd == 0:
-        return OPS[op][1](x, 0)
-    rest = [d for d in range(nd) if d not in group]
-    p = x.permute(rest + group)
-    flat = p.reshape(*p.shape[: len(rest)], -1)
-    y = OPS[op][1](flat, -1).reshape(p.shape)
-    inverse = [0] * nd
-    for i, d in enumerate(rest + group):
-        inverse[d] = i
-    return y.permute(inverse)
+    return over_dims(OPS[op][1], x.double(), dims)
 
 
 def to_torch(result):
